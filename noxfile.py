@@ -1,0 +1,56 @@
+"""Developer sessions. `nox` runs lint, types, tests and the generated-files check."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "types", "tests", "check-generated"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole pytest suite (unit, golden, corpus; interop once peers exist)."""
+    session.install("-e", ".", *_group("test"))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    """mypy --strict over the runtime, the generated modules and the generator."""
+    session.install("-e", ".", *_group("types"))
+    session.run("mypy", "--strict", "src/dimse", "generated/dimse", "codegen")
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Regenerate spec/dicom-services.json, generated/ and docs/ from spec/."""
+    session.install("-e", ".", *_group("codegen"))
+    session.run("python", "-m", "codegen", *session.posargs)
+
+
+@nox.session(name="check-generated")
+def check_generated(session: nox.Session) -> None:
+    """Fail with a diff if anything generated is stale."""
+    session.install("-e", ".", *_group("codegen"))
+    session.run("python", "-m", "codegen", "--check")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Timings for the README (never asserted in tests)."""
+    session.install("-e", ".", *_group("codegen"))
+    session.run("python", "benchmarks/codegen_bench.py", *session.posargs)

@@ -1,0 +1,13 @@
+"""dimse: DICOM networking (DIMSE over the Upper Layer) with generated service classes.
+
+The package is assembled from two trees: hand-written modules under ``src/dimse`` and
+generated ones under ``generated/dimse`` (``sop_classes``, ``statuses``,
+``service_classes``). ``extend_path`` lets both trees serve one package in a source
+checkout; in a wheel they are already one directory.
+"""
+
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)
+
+__version__ = "0.1.0"
