@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
-
-from dimse import sop_classes, statuses
 from dimse.service_classes import (
     NonPatientObjectStorageServiceClass,
     ProtocolApprovalQueryRetrieveServiceClass,
     StorageServiceClass,
 )
 from dimse.statuses import Category, StorageStatus
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from dimse import sop_classes, statuses
 
 
 def test_sop_class_constants_are_uids() -> None:
@@ -35,7 +35,8 @@ def test_aliases_point_at_keywords() -> None:
         "UltrasoundMultiFrameImageStorage"
     )
     # Misspellings from the sources are never exported.
-    assert not hasattr(sop_classes, "OphthlamicOpticalCoherenceTomographyBScanVolumeAnalysisStorage")
+    typo = "OphthlamicOpticalCoherenceTomographyBScanVolumeAnalysisStorage"
+    assert not hasattr(sop_classes, typo)
 
 
 def test_lookup_range_from_issue() -> None:
