@@ -28,7 +28,7 @@ def _parse_command(files: list[str]) -> int:
         path = Path(name)
         try:
             data = path.read_bytes()
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             print(f"{name}:1: error: cannot read: {exc}", file=sys.stderr)
             unreadable = True

@@ -205,7 +205,7 @@ def build(root: Path) -> BuildResult:
     pages: list[tuple[SourceFile, ServiceClass]] = []
     for source, raw in sources:
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             problems.append(Problem(_where_of(source.path), f"not UTF-8: {exc}", "error"))
             continue
