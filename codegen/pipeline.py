@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -112,16 +113,21 @@ def summarise(old_text: str, new_text: str) -> list[str]:
         before, after = old.get(sid, ({}, {})), new.get(sid, ({}, {}))
         for kind, (a, b) in (("SOP class", (before[0], after[0])),
                              ("status", (before[1], after[1]))):
-            for key in sorted(set(b) - set(a)):
+            for key in sorted(set(b) - set(a), key=_natural):
                 lines.append(f"  {sid}: + {kind} {key} {b[key]}")
-            for key in sorted(set(a) - set(b)):
+            for key in sorted(set(a) - set(b), key=_natural):
                 lines.append(f"  {sid}: - {kind} {key} {a[key]}")
-            for key in sorted(set(a) & set(b)):
+            for key in sorted(set(a) & set(b), key=_natural):
                 if a[key] != b[key]:
                     lines.append(f"  {sid}: ~ {kind} {key} {a[key]} -> {b[key]}")
     if lines:
         lines.insert(0, "spec changes:")
     return lines
+
+
+def _natural(key: str) -> list[tuple[int, str]]:
+    """Sort UIDs by their numeric components and codes by value, not as text."""
+    return [(int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\s-]", key)]
 
 
 def _index(spec: dict[str, Any]) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
