@@ -104,3 +104,18 @@ def test_validate_status() -> None:
     assert StorageServiceClass.validate_status("nonsense", Dataset()).Status == 0xC002
     find = ProtocolApprovalQueryRetrieveServiceClass
     assert find.validate_status(None, Dataset(), "C-FIND").Status == 0xC002
+
+
+def test_verification_service_class_from_our_page() -> None:
+    from dimse.service_classes import VerificationServiceClass
+    from dimse.statuses import VerificationStatus
+
+    assert VerificationServiceClass.sop_classes == (sop_classes.Verification,)
+    assert VerificationServiceClass.supports("1.2.840.10008.1.1")
+    entry = statuses.lookup(0x0122, service_class="verification", dimse="C-ECHO")
+    assert entry is not None
+    assert entry.category == Category.FAILURE
+    assert VerificationStatus.HANDLER_EXCEPTION == 0xC211
+    rsp = Dataset()
+    VerificationServiceClass.validate_status(Dataset(), rsp, "C-ECHO")
+    assert rsp.Status == 0xC001
