@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from dimse import sop_classes, statuses
 from dimse.service_classes import (
     NonPatientObjectStorageServiceClass,
     ProtocolApprovalQueryRetrieveServiceClass,
     StorageServiceClass,
 )
 from dimse.statuses import Category, StorageStatus
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
-
-from dimse import sop_classes, statuses
 
 
 def test_sop_class_constants_are_uids() -> None:
