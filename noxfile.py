@@ -53,4 +53,5 @@ def check_generated(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Timings for the README (never asserted in tests)."""
     session.install("-e", ".", *_group("codegen"))
-    session.run("python", "benchmarks/codegen_bench.py", *session.posargs)
+    session.run("python", "benchmarks/codegen_bench.py")
+    session.run("python", "benchmarks/protocol_bench.py")
