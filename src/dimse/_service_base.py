@@ -39,7 +39,13 @@ INVALID_STATUS_MEMBER = "HANDLER_INVALID_STATUS_OBJECT"
 
 
 class ServiceClass:
-    """Facts and status handling of one DICOM service class (PS3.4)."""
+    """Facts and status handling of one DICOM service class (PS3.4).
+
+    Class-level: the generated facts and status checks. Instance-level (``cls(assoc)``):
+    the SCP bound to one association, with the API of pynetdicom's service classes -
+    ``SCP(req, context)``, ``is_cancelled(msg_id)``, ``ae``, ``dimse``. The behaviour
+    per DIMSE service is hand-written in :mod:`dimse.scp`, the same for every class.
+    """
 
     id: ClassVar[str]
     name: ClassVar[str]
@@ -47,6 +53,36 @@ class ServiceClass:
     sop_classes: ClassVar[tuple[UID, ...]] = ()
     dimse_usage: ClassVar[tuple[DimseUsage, ...]] = ()
     statuses: ClassVar[StatusTables]
+
+    def __init__(self, assoc: Any) -> None:
+        self.assoc = assoc
+
+    @property
+    def ae(self) -> Any:
+        """The AE the association belongs to."""
+        return self.assoc.ae
+
+    @property
+    def dimse(self) -> Any:
+        """The DIMSE service provider: the association (it sends the responses)."""
+        return self.assoc
+
+    def is_cancelled(self, msg_id: int) -> bool:
+        """True if a C-CANCEL for Message ID ``msg_id`` has been received."""
+        return msg_id in self.assoc.cancelled
+
+    async def SCP(self, req: Any, context: Any, received: Any = None) -> None:
+        """Answer request ``req`` received on ``context`` (``received`` carries its
+        dataset); the behaviour for ``req``'s DIMSE service is in :mod:`dimse.scp`."""
+        from dimse.scp import run_scp
+
+        await run_scp(self, req, context, received)
+
+    @classmethod
+    def status_code(cls, member: str, dimse: str) -> int:
+        """The code of status ``member`` (an enum member name) in the ``dimse`` table:
+        how the runtime names the statuses it sends instead of hard-coding numbers."""
+        return cls._implementation_code(member, dimse)
 
     @classmethod
     def supports(cls, sop_class_uid: str) -> bool:

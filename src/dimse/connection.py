@@ -181,8 +181,8 @@ class Connection:
         self._upper = UpperLayer(requestor=requestor, artim_timeout=artim_timeout, clock=clock)
         self._framer = Framer(max_receive_pdu)
         self._config = acceptor_config
-        self._sink_for = sink_for
-        self._on_pdu = on_pdu
+        self.sink_for = sink_for
+        self.on_pdu = on_pdu
         self._outbox: list[Buffer] = []
         self._events: list[ConnectionEvent] = []
         self._request: AAssociateRQ | None = None
@@ -240,8 +240,8 @@ class Connection:
             self._run(self._upper.receive_invalid_pdu(exc))
             return self._take_events()
         for pdu in pdus:
-            if self._on_pdu is not None:
-                self._on_pdu("received", pdu)
+            if self.on_pdu is not None:
+                self.on_pdu("received", pdu)
             self._run(self._upper.receive_pdu(pdu))
             if self._upper.state is State.STA1 or self.should_close:
                 break
@@ -302,8 +302,8 @@ class Connection:
         return out
 
     def _send(self, pdu: PDU) -> None:
-        if self._on_pdu is not None:
-            self._on_pdu("sent", pdu)
+        if self.on_pdu is not None:
+            self.on_pdu("sent", pdu)
         if isinstance(pdu, PDataTF):
             self._outbox.extend(pdu.encode_parts())
         else:
@@ -383,7 +383,7 @@ class Connection:
         # 0 advertised = "no maximum" (PS3.8 D.1); the framer still grows only as bytes come.
         self._framer.max_pdu_length = association.our_max_pdu or 0xFFFFFFFF
         self._assembler = MessageAssembler(
-            self._sink_for,
+            self.sink_for,
             accepted_contexts=[c.context_id for c in association.accepted_contexts],
         )
         self._events.append(AssociationAccepted(association))

@@ -19,6 +19,7 @@ __all__ = [
     "AbortSource",
     "AssociationAborted",
     "AssociationRejected",
+    "DatasetDecodeError",
     "DimseError",
     "ProtocolError",
     "UsageError",
@@ -96,3 +97,7 @@ class AssociationAborted(DimseError):
         self.reason = reason
         detail = f": {explanation}" if explanation else ""
         super().__init__(f"association aborted (source={source}, reason={reason}){detail}")
+
+
+class DatasetDecodeError(DimseError, ValueError):
+    """A received dataset could not be decoded in its presentation context's syntax."""

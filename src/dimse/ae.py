@@ -1,0 +1,342 @@
+"""The Application Entity: contexts, AE titles, limits and handlers; associations out and in.
+
+Concepts and names follow pynetdicom (``AE``, ``add_requested_context``,
+``add_supported_context``, ``associate``, ``start_server``, ``evt_handlers``,
+``acse_timeout``/``dimse_timeout``/``network_timeout``). Every method exists twice:
+``associate()``/``start_server()`` block (for scripts), ``associate_async()``/``serve()``
+are coroutines for asyncio programs. One asyncio task per association; no threads
+unless the blocking facade is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl as ssl_module
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dimse import service_classes
+from dimse._implementation import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from dimse.aio import Link, open_connection
+from dimse.association import Association
+from dimse.connection import Connection
+from dimse.errors import UsageError
+from dimse.evt import HandlerBinding, HandlerTable
+from dimse.messages import CStoreRQ, Message
+from dimse.negotiation import (
+    DEFAULT_TRANSFER_SYNTAXES,
+    AcceptorConfig,
+    RejectReason,
+    RequestedContext,
+    SupportedContext,
+    build_association_request,
+    reject,
+)
+from dimse.part10 import InstanceFile, encode_file_meta, is_valid_uid
+from dimse.pdu import AAssociateRQ, UserIdentityRQ
+from dimse.pdv import SinkChoice
+
+if TYPE_CHECKING:
+    from dimse.blocking import BlockingAssociation, ThreadedServer
+
+__all__ = ["AE", "Server", "StoreToDirectory", "storage_sop_classes"]
+
+LOGGER = logging.getLogger("dimse.ae")
+DEFAULT_MAX_PDU = 1 << 20
+
+
+def storage_sop_classes() -> tuple[str, ...]:
+    """Every storage SOP class in the spec (Storage and Non-Patient Object Storage)."""
+    seen: dict[str, None] = {}
+    for cls in service_classes.SERVICE_CLASSES.values():
+        if "C-STORE" in cls.statuses:
+            for uid in cls.sop_classes:
+                seen.setdefault(str(uid), None)
+    return tuple(seen)
+
+
+class StoreToDirectory:
+    """A C-STORE sink factory: stream each instance to ``directory/<SOP Instance UID>``.
+
+    The file gets a PS3.10 header and the dataset bytes exactly as received, through a
+    temporary file renamed when the last PDV arrives (see
+    :class:`~dimse.part10.InstanceFile`): an aborted transfer leaves nothing, memory stays
+    flat for any size. A hostile SOP Instance UID (``../x``) fails the store (0xA700
+    class of failure is decided by the SCP) without touching the file system.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.directory = Path(directory)
+        self.fsync = fsync
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, assoc: Association, message: Message, context_id: int) -> SinkChoice:
+        assert isinstance(message, CStoreRQ)
+        uid = message.affected_sop_instance_uid.rstrip("\x00")
+        if not is_valid_uid(uid):
+            raise UsageError(f"refusing to store an instance with SOP Instance UID {uid!r}")
+        context = assoc.negotiated.context_by_id(context_id)
+        syntax = context.transfer_syntax if context is not None else ""
+        meta = encode_file_meta(
+            message.affected_sop_class_uid.rstrip("\x00"),
+            uid,
+            syntax.rstrip("\x00"),
+            IMPLEMENTATION_CLASS_UID,
+            IMPLEMENTATION_VERSION_NAME,
+            assoc.negotiated.peer_ae_title.strip()[:16],
+        )
+        return InstanceFile.create(self.directory, meta, uid, fsync=self.fsync)
+
+
+class AE:
+    """A local Application Entity."""
+
+    def __init__(self, ae_title: str = "DIMSE") -> None:
+        self.ae_title = ae_title
+        self.requested_contexts: list[RequestedContext] = []
+        self.supported_contexts: dict[str, SupportedContext] = {}
+        self.acse_timeout: float | None = 30.0
+        self.dimse_timeout: float | None = 30.0
+        self.network_timeout: float | None = 60.0
+        self.connection_timeout: float | None = None
+        self.maximum_pdu_size = DEFAULT_MAX_PDU
+        self.maximum_associations = 10
+        self.require_called_aet = False
+        self.require_calling_aet: list[str] = []
+        self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+        self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
+        self.store_sink: Callable[[Association, Message, int], SinkChoice] | None = None
+        self.active_associations: set[Association] = set()
+
+    # -- contexts --------------------------------------------------------------------------
+    def add_requested_context(
+        self,
+        abstract_syntax: str,
+        transfer_syntax: str | Iterable[str] = DEFAULT_TRANSFER_SYNTAXES,
+        *,
+        scu_role: bool | None = None,
+        scp_role: bool | None = None,
+    ) -> None:
+        syntaxes = (
+            (transfer_syntax,) if isinstance(transfer_syntax, str) else tuple(transfer_syntax)
+        )
+        if len(self.requested_contexts) >= 128:
+            raise UsageError("at most 128 presentation contexts can be requested (PS3.8 9.3.2.2)")
+        self.requested_contexts.append(
+            RequestedContext(abstract_syntax, syntaxes, scu_role=scu_role, scp_role=scp_role)
+        )
+
+    def add_supported_context(
+        self,
+        abstract_syntax: str,
+        transfer_syntax: str | Iterable[str] = DEFAULT_TRANSFER_SYNTAXES,
+        *,
+        scu_role: bool = False,
+        scp_role: bool = True,
+    ) -> None:
+        syntaxes = (
+            (transfer_syntax,) if isinstance(transfer_syntax, str) else tuple(transfer_syntax)
+        )
+        self.supported_contexts[str(abstract_syntax)] = SupportedContext(
+            abstract_syntax, syntaxes, scp_role=scp_role, scu_role=scu_role
+        )
+
+    def add_supported_storage(
+        self, transfer_syntax: str | Iterable[str] = DEFAULT_TRANSFER_SYNTAXES
+    ) -> None:
+        """Support every storage SOP class of the spec as SCP, in one call."""
+        for uid in storage_sop_classes():
+            self.add_supported_context(uid, transfer_syntax)
+
+    # -- acceptor configuration ------------------------------------------------------------
+    def acceptor_config(self) -> AcceptorConfig:
+        callers = self.require_calling_aet or None
+
+        def admit(rq: AAssociateRQ) -> Any:
+            if len(self.active_associations) > self.maximum_associations:
+                return reject(RejectReason.LOCAL_LIMIT_EXCEEDED)
+            return None
+
+        return AcceptorConfig(
+            self.ae_title,
+            self.supported_contexts.values(),
+            require_called_ae_title=self.require_called_aet,
+            calling_ae_titles=callers,
+            max_pdu_length=self.maximum_pdu_size,
+            implementation_class_uid=self.implementation_class_uid,
+            implementation_version_name=self.implementation_version_name,
+            admit=admit,
+        )
+
+    # -- requestor ---------------------------------------------------------------------------
+    async def associate_async(
+        self,
+        addr: str,
+        port: int,
+        ae_title: str = "ANY-SCP",
+        *,
+        evt_handlers: Iterable[HandlerBinding] = (),
+        contexts: Iterable[RequestedContext] | None = None,
+        ext_neg: Mapping[str, bytes] | None = None,
+        user_identity: UserIdentityRQ | None = None,
+        tls: ssl_module.SSLContext | None = None,
+        bind_address: tuple[str, int] | None = None,
+    ) -> Association:
+        """Open an association; raises AssociationRejected/AssociationAborted/OSError."""
+        wanted = list(contexts) if contexts is not None else list(self.requested_contexts)
+        if not wanted:
+            raise UsageError("no requested presentation contexts: call add_requested_context()")
+        rq = build_association_request(
+            self.ae_title,
+            ae_title,
+            wanted,
+            max_pdu_length=self.maximum_pdu_size,
+            implementation_class_uid=self.implementation_class_uid,
+            implementation_version_name=self.implementation_version_name,
+            extended_negotiation=ext_neg,
+            user_identity=user_identity,
+        )
+        loop = asyncio.get_running_loop()
+        connection = Connection(
+            requestor=True,
+            max_receive_pdu=self.maximum_pdu_size or 0xFFFFFFFF,
+            artim_timeout=self.acse_timeout or 30.0,
+            clock=loop.time,
+        )
+        handlers = HandlerTable(evt_handlers)
+        assoc = Association(
+            connection,
+            handlers,
+            ae=self,
+            dimse_timeout=self.dimse_timeout,
+            network_timeout=self.network_timeout,
+        )
+        connection.request_association(rq)
+        await open_connection(
+            loop,
+            lambda: Link(lambda _link: assoc),
+            addr,
+            port,
+            ssl=tls,
+            timeout=self.connection_timeout,
+            local_addr=bind_address,
+        )
+        try:
+            await asyncio.wait_for(assoc.wait_established(), self.acse_timeout)
+        except TimeoutError:
+            assoc.abort()
+            raise TimeoutError(
+                f"no A-ASSOCIATE response from {addr}:{port} within {self.acse_timeout} s"
+            ) from None
+        return assoc
+
+    def associate(
+        self, addr: str, port: int, ae_title: str = "ANY-SCP", **kwargs: Any
+    ) -> BlockingAssociation:
+        """Blocking :meth:`associate_async`; check ``is_established`` (pynetdicom style),
+        or use it as a context manager, which raises if it was not established."""
+        from dimse.blocking import BlockingAssociation
+
+        return BlockingAssociation.open(self, addr, port, ae_title, **kwargs)
+
+    # -- acceptor ----------------------------------------------------------------------------
+    async def serve(
+        self,
+        address: tuple[str, int],
+        *,
+        evt_handlers: Iterable[HandlerBinding] = (),
+        tls: ssl_module.SSLContext | None = None,
+    ) -> Server:
+        """Start listening; returns a :class:`Server` (``await server.close()``)."""
+        if not self.supported_contexts:
+            raise UsageError("no supported presentation contexts: call add_supported_context()")
+        loop = asyncio.get_running_loop()
+        handlers = HandlerTable(evt_handlers)
+        server = Server(self, handlers)
+        host, port = address
+        server.asyncio_server = await loop.create_server(
+            lambda: Link(server.new_association),
+            host or None,
+            port,
+            ssl=tls,
+            reuse_address=True,
+        )
+        return server
+
+    def start_server(
+        self,
+        address: tuple[str, int],
+        *,
+        block: bool = True,
+        evt_handlers: Iterable[HandlerBinding] = (),
+        ssl_context: ssl_module.SSLContext | None = None,
+    ) -> ThreadedServer | None:
+        """Blocking server (``block=True``: until interrupted) or a background one."""
+        from dimse.blocking import ThreadedServer
+
+        server = ThreadedServer.start(self, address, evt_handlers, ssl_context)
+        if not block:
+            return server
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.shutdown()
+        return None
+
+
+class Server:
+    """A listening AE: makes one acceptor Association per connection."""
+
+    def __init__(self, ae: AE, handlers: HandlerTable) -> None:
+        self.ae = ae
+        self.handlers = handlers
+        self.asyncio_server: asyncio.Server | None = None
+        self._config = ae.acceptor_config()
+
+    @property
+    def port(self) -> int:
+        assert self.asyncio_server is not None
+        return int(self.asyncio_server.sockets[0].getsockname()[1])
+
+    @property
+    def active_associations(self) -> set[Association]:
+        return self.ae.active_associations
+
+    def new_association(self, link: Link) -> Association:
+        ae = self.ae
+        loop = asyncio.get_running_loop()
+        connection = Connection(
+            requestor=False,
+            acceptor_config=self._config,
+            artim_timeout=ae.acse_timeout or 30.0,
+            clock=loop.time,
+        )
+        assoc = Association(
+            connection,
+            self.handlers,
+            ae=ae,
+            dimse_timeout=ae.dimse_timeout,
+            network_timeout=ae.network_timeout,
+        )
+        ae.active_associations.add(assoc)
+        assoc._ended.add_done_callback(lambda _: ae.active_associations.discard(assoc))
+        return assoc
+
+    async def close(self, *, abort_associations: bool = True) -> None:
+        if self.asyncio_server is not None:
+            self.asyncio_server.close()
+        if abort_associations:
+            for assoc in list(self.ae.active_associations):
+                if not assoc.is_requestor:
+                    assoc.abort()
+        if self.asyncio_server is not None:
+            await self.asyncio_server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        assert self.asyncio_server is not None
+        await self.asyncio_server.serve_forever()

@@ -1,0 +1,559 @@
+"""An association on the wire, async: SCU requests out, SCP requests in.
+
+:class:`Association` owns one :class:`~dimse.connection.Connection` and one
+:class:`~dimse.aio.Link`. Bytes received are fed to the connection in the link's
+callback; responses complete the waiting ``send_*`` call there and then; requests from
+the peer go to a single worker task per association (requests are answered in order,
+and a C-CANCEL is seen while a C-FIND handler is still yielding). Timers are deadlines
+on the event loop: ARTIM from the state machine, the DIMSE timeout around each wait,
+the network (idle) timeout re-armed only when it fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydicom.dataset import Dataset
+
+from dimse.aio import Link
+from dimse.connection import (
+    AssociationAccepted,
+    AssociationRejected,
+    AssociationRequested,
+    Closed,
+    CommandComplete,
+    Connection,
+    ConnectionEvent,
+    MessageComplete,
+    PeerAborted,
+    Released,
+)
+from dimse.errors import (
+    AbortReason,
+    AbortSource,
+    AssociationAborted,
+    DimseError,
+    ProtocolError,
+    UsageError,
+)
+from dimse.errors import AssociationRejected as AssociationRejectedError
+from dimse.evt import (
+    EVT_ABORTED,
+    EVT_ACCEPTED,
+    EVT_CONN_CLOSE,
+    EVT_CONN_OPEN,
+    EVT_DIMSE_RECV,
+    EVT_DIMSE_SENT,
+    EVT_ESTABLISHED,
+    EVT_PDU_RECV,
+    EVT_PDU_SENT,
+    EVT_REJECTED,
+    EVT_RELEASED,
+    EVT_REQUESTED,
+    HandlerTable,
+)
+from dimse.messages import (
+    CCancelRQ,
+    CEchoRQ,
+    CEchoRSP,
+    CStoreRQ,
+    CStoreRSP,
+    Message,
+    Priority,
+    Request,
+    Response,
+)
+from dimse.negotiation import AcceptedContext, NegotiatedAssociation, RejectedContext
+from dimse.pdv import ResponseRouter, SinkChoice
+from dimse.upper_layer import State
+
+if TYPE_CHECKING:
+    from dimse.pdu import PDU
+
+__all__ = ["Association", "DimseTimeout", "StoreSource"]
+
+LOGGER = logging.getLogger("dimse.association")
+VERIFICATION = "1.2.840.10008.1.1"
+_FILE_CHUNK = 4 << 20
+
+StoreSource = Dataset | str | os.PathLike[str]
+
+
+class DimseTimeout(DimseError, TimeoutError):
+    """No response within the DIMSE timeout; the association was aborted."""
+
+
+class Association:
+    """One association (requestor or acceptor side). Use the AE to make one."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        handlers: HandlerTable,
+        *,
+        ae: Any = None,
+        dimse_timeout: float | None = 30.0,
+        network_timeout: float | None = 60.0,
+    ) -> None:
+        self._connection = connection
+        self.handlers = handlers
+        self.ae = ae
+        self.dimse_timeout = dimse_timeout
+        self.network_timeout = network_timeout
+        self._loop = asyncio.get_running_loop()
+        self.link: Link | None = None
+        self._router = ResponseRouter()
+        self._waiting: dict[int, asyncio.Future[Response]] = {}
+        self._streams: dict[int, asyncio.Queue[Response | BaseException]] = {}
+        self._incoming: asyncio.Queue[MessageComplete | None] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._established: asyncio.Future[NegotiatedAssociation] = self._loop.create_future()
+        self._ended: asyncio.Future[None] = self._loop.create_future()
+        self._artim: asyncio.TimerHandle | None = None
+        self._artim_at: float | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._last_activity = self._loop.time()
+        self.cancelled: set[int] = set()
+        self.is_established = False
+        self.is_released = False
+        self.is_aborted = False
+        self.is_rejected = False
+        self.rejection: AssociationRejectedError | None = None
+        self.abort_info: AssociationAborted | None = None
+        self.peer_address: tuple[str, int] | None = None
+        connection.sink_for = self.sink_for
+        if handlers.has(EVT_PDU_SENT) or handlers.has(EVT_PDU_RECV):
+            connection.on_pdu = self.on_pdu
+
+    # -- facts ---------------------------------------------------------------------------
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    @property
+    def is_requestor(self) -> bool:
+        return self._connection.requestor
+
+    @property
+    def negotiated(self) -> NegotiatedAssociation:
+        if self._connection.association is None:
+            raise UsageError("the association is not established")
+        return self._connection.association
+
+    @property
+    def accepted_contexts(self) -> tuple[AcceptedContext, ...]:
+        found = self._connection.association
+        return found.accepted_contexts if found is not None else ()
+
+    @property
+    def rejected_contexts(self) -> tuple[RejectedContext, ...]:
+        found = self._connection.association
+        return found.rejected_contexts if found is not None else ()
+
+    @property
+    def is_alive(self) -> bool:
+        return not self._ended.done()
+
+    def __repr__(self) -> str:
+        role = "requestor" if self.is_requestor else "acceptor"
+        return f"<Association {role} {self._connection.state.name} peer={self.peer_address}>"
+
+    # -- link callbacks --------------------------------------------------------------------
+    def link_made(self, link: Link) -> None:
+        self.link = link
+        self.peer_address = link.peername
+        self.handlers.notify(self, EVT_CONN_OPEN)
+        self._dispatch(self._connection.transport_connected())
+        self._arm_idle()
+
+    def link_data(self, data: bytes) -> None:
+        self._last_activity = self._loop.time()
+        self._dispatch(self._connection.receive_data(data))
+
+    def link_lost(self, exc: Exception | None) -> None:
+        if self._connection.state is not State.STA1:
+            self._dispatch(self._connection.transport_closed())
+        self.handlers.notify(self, EVT_CONN_CLOSE)
+        self._finish()
+
+    def on_pdu(self, direction: str, pdu: PDU) -> None:
+        """Connection observer: PDU notification events (only when someone listens)."""
+        event = EVT_PDU_SENT if direction == "sent" else EVT_PDU_RECV
+        self.handlers.notify(self, event, pdu=pdu)
+
+    # -- the core loop step: events in, bytes and timers out ---------------------------------
+    def _dispatch(self, events: list[ConnectionEvent]) -> None:
+        for event in events:
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
+        self._flush()
+
+    def _flush(self) -> None:
+        conn = self._connection
+        out = conn.data_to_send()
+        link = self.link
+        if out and link is not None:
+            link.write(out)
+        if conn.should_close and link is not None:
+            link.close()
+        deadline = conn.deadline
+        if deadline != self._artim_at:
+            if self._artim is not None:
+                self._artim.cancel()
+            self._artim = (
+                self._loop.call_at(deadline, self._artim_expired) if deadline is not None else None
+            )
+            self._artim_at = deadline
+
+    def _artim_expired(self) -> None:
+        self._artim = self._artim_at = None
+        self._dispatch(self._connection.handle_timeout(self._loop.time()))
+        if self._connection.should_close and self.link is not None:
+            self.link.abort_transport()
+
+    def _arm_idle(self) -> None:
+        if self.network_timeout is None or self._ended.done():
+            return
+        due = self._last_activity + self.network_timeout
+        self._idle = self._loop.call_at(due, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle = None
+        if self._ended.done():
+            return
+        if self._loop.time() - self._last_activity >= (self.network_timeout or 0):
+            LOGGER.warning("network timeout: no data from %s; aborting", self.peer_address)
+            self.abort()
+        else:
+            self._arm_idle()
+
+    # -- connection events -----------------------------------------------------------------
+    def _on_requested(self, event: AssociationRequested) -> None:
+        self.handlers.notify(self, EVT_REQUESTED, pdu=event.request)
+
+    def _on_accepted(self, event: AssociationAccepted) -> None:
+        self.is_established = True
+        if not self.is_requestor:
+            self.handlers.notify(self, EVT_ACCEPTED)
+        self.handlers.notify(self, EVT_ESTABLISHED)
+        self._worker = self._loop.create_task(self._serve_requests())
+        if not self._established.done():
+            self._established.set_result(event.association)
+
+    def _on_rejected(self, event: AssociationRejected) -> None:
+        self.is_rejected = True
+        from dimse.negotiation import association_rejected
+
+        self.rejection = association_rejected(event.pdu)
+        self.handlers.notify(self, EVT_REJECTED, pdu=event.pdu)
+        if not self._established.done():
+            self._established.set_exception(self.rejection)
+
+    def _on_message(self, event: MessageComplete) -> None:
+        message = event.message
+        if self.handlers.has(EVT_DIMSE_RECV):
+            self.handlers.notify(self, EVT_DIMSE_RECV, message=message)
+        if isinstance(message, Response):
+            self._on_response(message)
+        elif isinstance(message, CCancelRQ):
+            self.cancelled.add(message.message_id_being_responded_to)
+        else:
+            self._incoming.put_nowait(event)
+
+    def _on_command(self, event: CommandComplete) -> None:
+        pass  # datasets are routed by sink_for; the whole message follows
+
+    def _on_response(self, response: Response) -> None:
+        try:
+            routed = self._router.route(response)
+        except ProtocolError as exc:
+            LOGGER.error("%s; aborting", exc)
+            self._dispatch(self._connection.abort(AbortSource.SERVICE_PROVIDER, exc.reason))
+            return
+        message_id = routed.request.message_id
+        stream = self._streams.get(message_id)
+        if stream is not None:
+            stream.put_nowait(response)
+            if routed.final:
+                del self._streams[message_id]
+            return
+        waiter = self._waiting.pop(message_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
+
+    def _on_released(self, event: Released) -> None:
+        self.is_released = True
+        self.handlers.notify(self, EVT_RELEASED)
+
+    def _on_peer_aborted(self, event: PeerAborted) -> None:
+        self.is_aborted = True
+        pdu = event.pdu
+        self.abort_info = AssociationAborted(
+            pdu.source if pdu is not None else None, pdu.reason if pdu is not None else None
+        )
+        self.handlers.notify(self, EVT_ABORTED, pdu=pdu)
+
+    def _on_closed(self, event: Closed) -> None:
+        if event.error is not None:
+            LOGGER.error("peer %s: %s", self.peer_address, event.error)
+            self.is_aborted = True
+            self.abort_info = AssociationAborted(
+                int(AbortSource.SERVICE_PROVIDER), int(event.error.reason), str(event.error)
+            )
+            self.handlers.notify(self, EVT_ABORTED)
+
+    def _finish(self) -> None:
+        if self._ended.done():
+            return
+        for timer in (self._artim, self._idle):
+            if timer is not None:
+                timer.cancel()
+        error: BaseException = self.abort_info or AssociationAborted(
+            None, None, "the connection closed"
+        )
+        if not self._established.done():
+            self._established.set_exception(self.rejection or error)
+            self._established.exception()  # retrieved: no "never retrieved" warning
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiting.clear()
+        for stream in self._streams.values():
+            stream.put_nowait(error)
+        self._streams.clear()
+        self._incoming.put_nowait(None)
+        self._ended.set_result(None)
+
+    # -- SCU -----------------------------------------------------------------------------------
+    async def wait_established(self) -> NegotiatedAssociation:
+        return await self._established
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._ended)
+
+    def context_for(
+        self, abstract_syntax: str, transfer_syntax: str | None = None, *, role: str = "scu"
+    ) -> AcceptedContext:
+        """An accepted context for ``abstract_syntax`` (and ``transfer_syntax``) where we
+        may act in ``role``; UsageError naming what is missing otherwise."""
+        candidates = [
+            c
+            for c in self.negotiated.contexts_for(abstract_syntax)
+            if (c.scu_role if role == "scu" else c.scp_role)
+        ]
+        if transfer_syntax is not None:
+            candidates = [c for c in candidates if c.transfer_syntax == transfer_syntax]
+        if not candidates:
+            wanted = f" with {transfer_syntax}" if transfer_syntax else ""
+            raise UsageError(f"no accepted presentation context for {abstract_syntax}{wanted}")
+        return candidates[0]
+
+    def _send(
+        self,
+        context: AcceptedContext,
+        message: Message,
+        dataset: bytes | memoryview | Iterable[bytes | memoryview] | None = None,
+    ) -> None:
+        if self._ended.done() or not self._connection.established:
+            raise self.abort_info or UsageError("the association is not established")
+        self._connection.send_message(context.context_id, message, dataset)
+        if self.handlers.has(EVT_DIMSE_SENT):
+            self.handlers.notify(self, EVT_DIMSE_SENT, message=message)
+        self._flush()
+
+    async def _request(
+        self,
+        context: AcceptedContext,
+        request: Request,
+        dataset: bytes | memoryview | Iterable[bytes | memoryview] | None = None,
+    ) -> Response:
+        self._router.register(request, context.context_id)
+        waiter: asyncio.Future[Response] = self._loop.create_future()
+        self._waiting[request.message_id] = waiter
+        try:
+            if dataset is None or isinstance(dataset, bytes | memoryview):
+                self._send(context, request, dataset)
+            else:
+                await self._send_streamed(context, request, dataset)
+            return await self._wait(waiter, request)
+        finally:
+            self._waiting.pop(request.message_id, None)
+            self._router.forget(request.message_id)
+
+    async def _send_streamed(
+        self, context: AcceptedContext, request: Request, chunks: Iterable[bytes | memoryview]
+    ) -> None:
+        """Send a dataset from an iterable of chunks, waiting for the socket between
+        chunks so memory holds one chunk, not the whole dataset."""
+        link = self.link
+
+        def paced() -> Iterable[bytes | memoryview]:
+            yield from chunks
+
+        # fragment lazily: flush after every chunk's PDUs and drain when paused.
+        from dimse.pdv import fragment_buffers
+
+        if self._ended.done() or not self._connection.established:
+            raise self.abort_info or UsageError("the association is not established")
+        command = request.to_command()
+        peer_max = self.negotiated.peer_max_pdu
+        pending: list[bytes | bytearray | memoryview] = []
+        size = 0
+        for parts in fragment_buffers(context.context_id, command, paced(), peer_max):
+            pending.extend(parts)
+            size += sum(len(p) for p in parts)
+            if size >= _FILE_CHUNK:
+                if link is not None:
+                    link.write(pending)
+                    await link.drain()
+                pending, size = [], 0
+                if self._ended.done():
+                    raise self.abort_info or AssociationAborted(None, None, "connection lost")
+        if pending and link is not None:
+            link.write(pending)
+        if self.handlers.has(EVT_DIMSE_SENT):
+            self.handlers.notify(self, EVT_DIMSE_SENT, message=request)
+
+    async def _wait(self, waiter: asyncio.Future[Response], request: Request) -> Response:
+        try:
+            if self.dimse_timeout is None:
+                return await waiter
+            return await asyncio.wait_for(waiter, self.dimse_timeout)
+        except TimeoutError:
+            LOGGER.error("DIMSE timeout waiting for the response to %s; aborting", request.name)
+            self.abort()
+            raise DimseTimeout(
+                f"no {request.name.replace('-RQ', '-RSP')} within {self.dimse_timeout} s"
+            ) from None
+
+    async def send_c_echo(self, msg_id: int | None = None) -> CEchoRSP:
+        """C-ECHO; returns the response (``.status``, also readable as ``.Status``)."""
+        context = self.context_for(VERIFICATION)
+        message_id = msg_id if msg_id is not None else self._router.next_message_id()
+        response = await self._request(context, CEchoRQ(message_id=message_id))
+        assert isinstance(response, CEchoRSP)
+        return response
+
+    async def send_c_store(
+        self,
+        dataset: StoreSource,
+        msg_id: int | None = None,
+        priority: Priority | int = Priority.MEDIUM,
+        originator_aet: str | None = None,
+        originator_id: int | None = None,
+    ) -> CStoreRSP:
+        """C-STORE a pydicom Dataset or a PS3.10 file.
+
+        A file whose transfer syntax was accepted for its SOP class is sent as its bytes
+        are (streamed, never decoded); otherwise it is decoded and re-encoded in an
+        accepted transfer syntax when pydicom can, or UsageError explains why not.
+        """
+        from dimse.storage_scu import prepare_store
+
+        prepared = prepare_store(self, dataset)
+        message_id = msg_id if msg_id is not None else self._router.next_message_id()
+        request = CStoreRQ(
+            message_id=message_id,
+            affected_sop_class_uid=prepared.sop_class_uid,
+            affected_sop_instance_uid=prepared.sop_instance_uid,
+            priority=Priority(priority),
+            move_originator_application_entity_title=originator_aet,
+            move_originator_message_id=originator_id,
+        )
+        try:
+            response = await self._request(prepared.context, request, prepared.payload)
+        finally:
+            prepared.close()
+        assert isinstance(response, CStoreRSP)
+        return response
+
+    async def release(self) -> None:
+        """A-RELEASE: wait for the peer's answer (or the end of the connection)."""
+        if self._ended.done():
+            return
+        if self._connection.state in (State.STA6,):
+            self._connection.request_release()
+            self._flush()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ended), self.dimse_timeout)
+        except TimeoutError:
+            self.abort()
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    def abort(self, reason: AbortReason = AbortReason.NOT_SPECIFIED) -> None:
+        """A-ABORT (service user) and close the connection."""
+        if self._ended.done():
+            return
+        self.is_aborted = True
+        self.abort_info = self.abort_info or AssociationAborted(0, 0, "aborted locally")
+        self._dispatch(self._connection.abort())
+        if self.link is not None:
+            self.link.close()
+
+    # -- SCP -----------------------------------------------------------------------------------
+    def sink_for(self, message: Message, context_id: int) -> SinkChoice:
+        """Where the dataset of an incoming message goes (C-STORE may stream to a file)."""
+        factory: Callable[[Association, Message, int], SinkChoice] | None = getattr(
+            self.ae, "store_sink", None
+        )
+        if factory is not None and isinstance(message, CStoreRQ):
+            return factory(self, message, context_id)
+        return None
+
+    async def _serve_requests(self) -> None:
+        from dimse.scp import handle_request
+
+        while True:
+            item = await self._incoming.get()
+            if item is None:
+                return
+            try:
+                await handle_request(self, item)
+            except DimseError as exc:
+                LOGGER.error("could not answer %s: %s", item.message.name, exc)
+            except Exception:
+                LOGGER.exception("unexpected error answering %s; aborting", item.message.name)
+                self.abort()
+
+    def send_response(
+        self, context_id: int, response: Response, dataset: bytes | None = None
+    ) -> None:
+        """Used by SCP behaviour: queue a response (or pending response) to the peer."""
+        context = self.negotiated.context_by_id(context_id)
+        if context is None:
+            raise UsageError(f"presentation context {context_id} was not accepted")
+        self._send(context, response, dataset)
+
+    async def responses(self, message_id: int) -> AsyncIterator[Response]:
+        """Iterate the responses of a multi-response request (C-FIND/C-GET/C-MOVE)."""
+        stream = self._streams.setdefault(message_id, asyncio.Queue())
+        while True:
+            item = await stream.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if not item.is_pending:
+                return
+
+
+_HANDLERS: dict[type, Callable[[Association, Any], None]] = {
+    AssociationRequested: Association._on_requested,
+    AssociationAccepted: Association._on_accepted,
+    AssociationRejected: Association._on_rejected,
+    CommandComplete: Association._on_command,
+    MessageComplete: Association._on_message,
+    Released: Association._on_released,
+    PeerAborted: Association._on_peer_aborted,
+    Closed: Association._on_closed,
+}
+
+
+def path_of(source: StoreSource) -> Path | None:
+    return None if isinstance(source, Dataset) else Path(source)

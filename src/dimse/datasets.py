@@ -1,0 +1,90 @@
+"""pydicom at the edges: datasets are bytes on the wire and Datasets only when asked.
+
+The runtime moves encoded datasets untouched; these helpers decode one for a handler
+that wants a :class:`pydicom.dataset.Dataset`, encode one a user passes in, and build
+File Meta Information. Deflated transfer syntaxes are handled here (PS3.5 A.5).
+"""
+
+from __future__ import annotations
+
+import zlib
+from io import BytesIO
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
+from pydicom.uid import UID
+
+from dimse._implementation import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from dimse.errors import UsageError
+from dimse.part10 import encode_file_meta
+
+if TYPE_CHECKING:
+    from dimse.messages import Message
+
+__all__ = ["decode_dataset", "encode_dataset", "encoded_file", "file_meta_for"]
+
+
+def _syntax(transfer_syntax: str) -> UID:
+    uid = UID(transfer_syntax.rstrip("\x00"))
+    if not uid.is_transfer_syntax:
+        raise UsageError(f"{uid} is not a known transfer syntax")
+    return uid
+
+
+def decode_dataset(data: bytes | bytearray | memoryview, transfer_syntax: str) -> Dataset:
+    """Decode dataset bytes received in ``transfer_syntax``; ValueError if they are bad."""
+    uid = _syntax(transfer_syntax)
+    raw = bytes(data)
+    if uid.is_deflated:
+        try:
+            raw = zlib.decompress(raw, -zlib.MAX_WBITS)
+        except zlib.error as exc:
+            raise ValueError(f"deflated dataset does not inflate: {exc}") from exc
+    try:
+        return read_dataset(BytesIO(raw), uid.is_implicit_VR, uid.is_little_endian)
+    except Exception as exc:
+        raise ValueError(f"dataset does not decode as {uid.name}: {exc}") from exc
+
+
+def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
+    """Encode ``dataset`` for sending in ``transfer_syntax`` (native pixel data only:
+    compressing is not done here, so an already-encapsulated dataset keeps its syntax)."""
+    uid = _syntax(transfer_syntax)
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR = uid.is_implicit_VR
+    buffer.is_little_endian = uid.is_little_endian
+    try:
+        write_dataset(buffer, dataset)
+    except Exception as exc:
+        raise UsageError(f"cannot encode the dataset as {uid.name}: {exc}") from exc
+    raw = buffer.getvalue()
+    if uid.is_deflated:
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        raw = compressor.compress(raw) + compressor.flush()
+    return raw
+
+
+def file_meta_for(request: Message, transfer_syntax: str) -> FileMetaDataset:
+    """File Meta Information for the dataset of a C-STORE request."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(str(getattr(request, "affected_sop_class_uid", "")))
+    meta.MediaStorageSOPInstanceUID = UID(str(getattr(request, "affected_sop_instance_uid", "")))
+    meta.TransferSyntaxUID = UID(transfer_syntax.rstrip("\x00"))
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    return meta
+
+
+def encoded_file(request: Message, transfer_syntax: str, data: bytes) -> BytesIO:
+    """A whole PS3.10 file in memory: preamble, meta, then the bytes as received."""
+    header = encode_file_meta(
+        str(getattr(request, "affected_sop_class_uid", "")),
+        str(getattr(request, "affected_sop_instance_uid", "")),
+        transfer_syntax.rstrip("\x00"),
+        IMPLEMENTATION_CLASS_UID,
+        IMPLEMENTATION_VERSION_NAME,
+    )
+    return BytesIO(header + data)

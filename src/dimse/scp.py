@@ -1,0 +1,184 @@
+"""SCP behaviour per DIMSE service, shared by every generated service class.
+
+A request arrives with its presentation context and dataset (buffered bytes, or the
+path a sink wrote). The bound handler is called with an :class:`~dimse.evt.Event`;
+its answer becomes the response status through the service class's
+``validate_status``. Faults become the implementation statuses the spec defines for
+that service class and DIMSE service (names in ``spec/names.toml``), looked up in the
+generated tables: a dataset that cannot be decoded, a handler that raised, a sink
+that failed (out of resources), a SOP class the context does not carry.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dimse import service_classes
+from dimse._service_base import ServiceClass
+from dimse.errors import DatasetDecodeError
+from dimse.evt import EVT_C_ECHO, EVT_C_STORE, Event, EventType
+from dimse.messages import CEchoRQ, CEchoRSP, CStoreRQ, CStoreRSP, Request
+from dimse.pdv import MessageComplete
+
+if TYPE_CHECKING:
+    from dimse.association import Association
+    from dimse.negotiation import AcceptedContext
+
+__all__ = ["StatusHolder", "handle_request", "run_scp", "service_class_for"]
+
+LOGGER = logging.getLogger("dimse.scp")
+
+_DEFAULT_SERVICE: dict[str, type[ServiceClass]] = {
+    "C-ECHO": service_classes.VerificationServiceClass,
+    "C-STORE": service_classes.StorageServiceClass,
+}
+
+
+class StatusHolder:
+    """Receives ``validate_status``'s answer: Status plus optional error elements."""
+
+    def __init__(self) -> None:
+        self.Status = 0
+        self.ErrorComment: str | None = None
+        self.OffendingElement: Any = None
+        self.ErrorID: int | None = None
+
+    def response_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.ErrorComment:
+            fields["error_comment"] = str(self.ErrorComment)[:64]
+        if self.ErrorID is not None:
+            fields["error_id"] = int(self.ErrorID)
+        if self.OffendingElement is not None:
+            values = self.OffendingElement
+            values = values if isinstance(values, list | tuple) else [values]
+            fields["offending_element"] = tuple(int(v) for v in values)
+        return fields
+
+
+def service_class_for(request: Request, context: AcceptedContext) -> type[ServiceClass] | None:
+    """The generated service class of the context's abstract syntax for this DIMSE."""
+    for cls in service_classes.SERVICE_CLASSES.values():
+        if cls.supports(context.abstract_syntax) and request.dimse in cls.statuses:
+            return cls
+    return _DEFAULT_SERVICE.get(request.dimse)
+
+
+async def handle_request(assoc: Association, complete: MessageComplete) -> None:
+    """Answer one request from the peer (the association's worker calls this)."""
+    request = complete.message
+    context = assoc.negotiated.context_by_id(complete.context_id)
+    if context is None or not isinstance(request, Request):
+        return
+    cls = service_class_for(request, context)
+    if cls is None:
+        LOGGER.warning("%s on context %d: no SCP for it", request.name, context.context_id)
+        rsp = request.response(0x0211)  # PS3.7 C.5.6 unrecognized operation: no table to ask
+        assoc.send_response(context.context_id, rsp)
+        return
+    await cls(assoc).SCP(request, context, complete)
+
+
+async def run_scp(service: ServiceClass, req: Any, context: AcceptedContext, received: Any) -> None:
+    behaviour = _BEHAVIOUR.get(req.dimse)
+    assoc: Association = service.assoc
+    if behaviour is None:
+        code = service.status_code("UNRECOGNIZED_OPERATION", req.dimse)
+        assoc.send_response(context.context_id, req.response(code))
+        return
+    if req.affected_sop_class_uid.rstrip("\x00") != context.abstract_syntax.rstrip("\x00"):
+        # PS3.7 9.1: the SOP class must be the one the context was negotiated for.
+        code = service.status_code("SOP_CLASS_NOT_SUPPORTED", req.dimse)
+        assoc.send_response(context.context_id, req.response(code))
+        return
+    await behaviour(service, req, context, received)
+
+
+async def call_handler(
+    service: ServiceClass,
+    event_type: EventType,
+    event: Event,
+    default: int,
+    dimse: str,
+) -> StatusHolder:
+    """Call the bound handler (sync or async) and turn its answer into a status."""
+    holder = StatusHolder()
+    bound = service.assoc.handlers.get(event_type)
+    if bound is None:
+        holder.Status = default
+        return holder
+    handler, args = bound
+    try:
+        answer = handler(event, *args)
+        if inspect.isawaitable(answer):
+            answer = await answer
+    except DatasetDecodeError as exc:
+        LOGGER.error("%s: could not decode the dataset: %s", event_type.name, exc)
+        holder.Status = service.status_code("DATASET_DECODE_FAILED", dimse)
+        return holder
+    except Exception:
+        LOGGER.exception("handler bound to %s raised", event_type.name)
+        holder.Status = service.status_code("HANDLER_EXCEPTION", dimse)
+        return holder
+    service.validate_status(answer, holder, dimse)
+    return holder
+
+
+async def _c_echo(
+    service: ServiceClass, req: CEchoRQ, context: AcceptedContext, received: Any
+) -> None:
+    event = Event(service.assoc, EVT_C_ECHO, request=req, context=context)
+    holder = await call_handler(service, EVT_C_ECHO, event, 0x0000, "C-ECHO")
+    rsp = CEchoRSP(
+        message_id_being_responded_to=req.message_id,
+        affected_sop_class_uid=req.affected_sop_class_uid,
+        status=holder.Status,
+        **holder.response_fields(),
+    )
+    service.assoc.send_response(context.context_id, rsp)
+
+
+async def _c_store(
+    service: ServiceClass, req: CStoreRQ, context: AcceptedContext, received: Any
+) -> None:
+    assoc = service.assoc
+    if isinstance(received, MessageComplete) and received.error is not None:
+        LOGGER.error(
+            "C-STORE %s: could not keep the dataset: %s",
+            req.affected_sop_instance_uid,
+            received.error,
+        )
+        holder = StatusHolder()
+        holder.Status = service.status_code("OUT_OF_RESOURCES", "C-STORE")
+    else:
+        path = received.sink_result if isinstance(received, MessageComplete) else None
+        event = Event(
+            assoc,
+            EVT_C_STORE,
+            request=req,
+            context=context,
+            encoded_dataset=received.dataset if isinstance(received, MessageComplete) else None,
+            path=path if isinstance(path, Path) else None,
+        )
+        holder = await call_handler(service, EVT_C_STORE, event, 0x0000, "C-STORE")
+    rsp = CStoreRSP(
+        message_id_being_responded_to=req.message_id,
+        affected_sop_class_uid=req.affected_sop_class_uid,
+        affected_sop_instance_uid=req.affected_sop_instance_uid,
+        status=holder.Status,
+        **holder.response_fields(),
+    )
+    assoc.send_response(context.context_id, rsp)
+
+
+_Behaviour = Callable[[ServiceClass, Any, "AcceptedContext", Any], Coroutine[Any, Any, None]]
+_BEHAVIOUR: dict[str, _Behaviour] = {"C-ECHO": _c_echo, "C-STORE": _c_store}
+
+
+def register_behaviour(dimse: str, behaviour: _Behaviour) -> None:
+    """Install the SCP behaviour of a DIMSE service (C-FIND/GET/MOVE modules do)."""
+    _BEHAVIOUR[dimse] = behaviour

@@ -1,0 +1,182 @@
+"""What a C-STORE sends: the accepted context and the dataset bytes, chosen per source.
+
+A PS3.10 file whose transfer syntax was accepted for its SOP class goes out as the
+bytes after its File Meta group - never decoded, streamed in chunks when large. A file
+in a syntax the peer did not accept is decoded and re-encoded in one it did, if pydicom
+can (native pixel data, or decompression with a handler installed); otherwise a
+UsageError names the file, its syntax and what was accepted. A pydicom Dataset is
+encoded in its own syntax if accepted, else in an accepted uncompressed one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import attrs
+from pydicom.dataset import Dataset
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from dimse.datasets import encode_dataset
+from dimse.errors import UsageError
+from dimse.part10 import Part10Error, read_file_meta
+
+if TYPE_CHECKING:
+    from dimse.association import Association, StoreSource
+    from dimse.negotiation import AcceptedContext
+
+__all__ = ["PreparedStore", "prepare_store"]
+
+_UNCOMPRESSED = (
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+)
+_WHOLE_READ_LIMIT = 8 << 20  # read smaller files in one call; stream larger ones
+_CHUNK = 4 << 20
+
+
+@attrs.define
+class PreparedStore:
+    context: AcceptedContext
+    sop_class_uid: str
+    sop_instance_uid: str
+    payload: bytes | Iterator[bytes]
+    _handle: BinaryIO | None = None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _chunks(handle: BinaryIO, offset: int) -> Iterator[bytes]:
+    handle.seek(offset)
+    while True:
+        chunk = handle.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _contexts_for(assoc: Association, sop_class_uid: str) -> list[AcceptedContext]:
+    found = [c for c in assoc.negotiated.contexts_for(sop_class_uid) if c.scu_role]
+    if not found:
+        raise UsageError(
+            f"no accepted presentation context for SOP class {sop_class_uid} "
+            f"({UID(sop_class_uid).name}); propose it with add_requested_context()"
+        )
+    return found
+
+
+def _pick(contexts: list[AcceptedContext], syntax: str) -> AcceptedContext | None:
+    return next((c for c in contexts if c.transfer_syntax == syntax), None)
+
+
+def _uncompressed(contexts: list[AcceptedContext]) -> AcceptedContext | None:
+    for syntax in _UNCOMPRESSED:
+        chosen = _pick(contexts, syntax)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def prepare_store(assoc: Association, source: StoreSource) -> PreparedStore:
+    if isinstance(source, Dataset):
+        return _prepare_dataset(assoc, source, None)
+    return _prepare_file(assoc, Path(os.fspath(source)))
+
+
+def _prepare_file(assoc: Association, path: Path) -> PreparedStore:
+    try:
+        meta = read_file_meta(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except Part10Error:
+        # Not a PS3.10 file (no preamble): let pydicom try a raw dataset.
+        from pydicom import dcmread
+
+        try:
+            dataset = dcmread(path, force=True)
+        except Exception as exc:
+            raise UsageError(f"{path}: not a DICOM file ({exc})") from exc
+        return _prepare_dataset(assoc, dataset, path)
+    contexts = _contexts_for(assoc, meta.sop_class_uid)
+    context = _pick(contexts, meta.transfer_syntax_uid)
+    if context is None:
+        from pydicom import dcmread
+
+        try:
+            dataset = dcmread(path)
+        except Exception as exc:
+            raise UsageError(f"{path}: cannot be read for conversion ({exc})") from exc
+        return _prepare_dataset(assoc, dataset, path)
+    size = path.stat().st_size - meta.dataset_offset
+    handle = open(path, "rb")  # noqa: SIM115 - closed by PreparedStore.close
+    if size <= _WHOLE_READ_LIMIT:
+        try:
+            handle.seek(meta.dataset_offset)
+            data = handle.read()
+        finally:
+            handle.close()
+        return PreparedStore(context, meta.sop_class_uid, meta.sop_instance_uid, data)
+    return PreparedStore(
+        context,
+        meta.sop_class_uid,
+        meta.sop_instance_uid,
+        _chunks(handle, meta.dataset_offset),
+        handle,
+    )
+
+
+def _prepare_dataset(assoc: Association, dataset: Dataset, path: Path | None) -> PreparedStore:
+    name = str(path) if path is not None else "dataset"
+    sop_class = getattr(dataset, "SOPClassUID", None)
+    sop_instance = getattr(dataset, "SOPInstanceUID", None)
+    if not sop_class or not sop_instance:
+        raise UsageError(f"{name}: no SOPClassUID/SOPInstanceUID to store it under")
+    contexts = _contexts_for(assoc, str(sop_class))
+    meta = getattr(dataset, "file_meta", None)
+    own = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if own is None:
+        own = (
+            ImplicitVRLittleEndian
+            if dataset.is_implicit_VR in (True, None)
+            else (
+                ExplicitVRLittleEndian
+                if dataset.is_little_endian in (True, None)
+                else ExplicitVRBigEndian
+            )
+        )
+    own = UID(str(own))
+    context = _pick(contexts, own)
+    if context is not None and own.is_compressed:
+        return PreparedStore(
+            context, str(sop_class), str(sop_instance), encode_dataset(dataset, own)
+        )
+    if own.is_compressed and "PixelData" in dataset:
+        try:
+            dataset = dataset.copy()
+            dataset.decompress()
+        except Exception as exc:
+            accepted = ", ".join(sorted({c.transfer_syntax for c in contexts}))
+            raise UsageError(
+                f"{name}: {own.name} was not accepted (accepted: {accepted}) and "
+                f"pydicom cannot decompress it: {exc}"
+            ) from exc
+    context = context or _uncompressed(contexts)
+    if context is None:
+        accepted = ", ".join(sorted({c.transfer_syntax for c in contexts}))
+        raise UsageError(f"{name}: cannot convert {own.name} to any accepted syntax ({accepted})")
+    return PreparedStore(
+        context, str(sop_class), str(sop_instance), encode_dataset(dataset, context.transfer_syntax)
+    )
