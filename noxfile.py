@@ -51,7 +51,11 @@ def check_generated(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Timings for the README (never asserted in tests)."""
+    """Timings for the README (never asserted in tests); posargs go to the network
+    benchmark (e.g. ``nox -s bench -- --quick``)."""
     session.install("-e", ".", *_group("codegen"))
     session.run("python", "benchmarks/codegen_bench.py")
     session.run("python", "benchmarks/protocol_bench.py")
+    # dimse vs pynetdicom vs dcmtk over loopback (needs dcmtk: .ci/run installs it).
+    session.install(*_group("test"))
+    session.run("python", "benchmarks/network_bench.py", *session.posargs)

@@ -349,7 +349,9 @@ class Connection:
         elif primitive == A_RELEASE_INDICATION:
             self._events.append(ReleaseRequested())
             self._run(self._upper.respond_release())
-            if self._upper.state is State.STA1 or self.should_close:
+            # Our A-RELEASE-RP is out: released for us (Sta13 only waits for the close).
+            # In a collision the release completes on the confirmation instead.
+            if self._upper.state in (State.STA1, State.STA13) or self.should_close:
                 self._released()
         elif primitive == A_RELEASE_CONFIRMATION:
             self._released()
