@@ -213,6 +213,7 @@ class AE:
             ae=self,
             dimse_timeout=self.dimse_timeout,
             network_timeout=self.network_timeout,
+            acse_timeout=self.acse_timeout,
         )
         connection.request_association(rq)
         await open_connection(
@@ -322,6 +323,7 @@ class Server:
             ae=ae,
             dimse_timeout=ae.dimse_timeout,
             network_timeout=ae.network_timeout,
+            acse_timeout=ae.acse_timeout,
         )
         ae.active_associations.add(assoc)
         assoc._ended.add_done_callback(lambda _: ae.active_associations.discard(assoc))

@@ -48,6 +48,7 @@ class Link(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self.closed = False
         self.peername: tuple[str, int] | None = None
+        self.bytes_written = 0
 
     @property
     def owner(self) -> LinkOwner:
@@ -88,10 +89,22 @@ class Link(asyncio.Protocol):
     def write(self, buffers: list[bytes | bytearray | memoryview]) -> None:
         if self.transport is None or self.closed:
             return
+        self.bytes_written += sum(len(buffer) for buffer in buffers)
         if len(buffers) == 1:
             self.transport.write(buffers[0])
         else:
             self.transport.writelines(buffers)
+
+    def bytes_taken(self) -> int:
+        """Bytes the transport has handed on so far (written less still buffered): it
+        grows while a peer reads what we send, and stalls when the peer stops."""
+        if self.transport is None or self.closed:
+            return self.bytes_written
+        return self.bytes_written - self.transport.get_write_buffer_size()
+
+    def wake_writers(self) -> None:
+        """Release a :meth:`drain` waiter now (the owner is giving up on the peer)."""
+        self._wake(None)
 
     async def drain(self) -> None:
         """Wait until the transport accepts more data (or is gone)."""

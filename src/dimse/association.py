@@ -5,8 +5,11 @@
 callback; responses complete the waiting ``send_*`` call there and then; requests from
 the peer go to a single worker task per association (requests are answered in order,
 and a C-CANCEL is seen while a C-FIND handler is still yielding). Timers are deadlines
-on the event loop: ARTIM from the state machine, the DIMSE timeout around each wait,
-the network (idle) timeout re-armed only when it fires.
+on the event loop: ARTIM from the state machine, the DIMSE timeout around each wait for
+a response, the ACSE timeout around A-RELEASE, and the network (idle) timeout, re-armed
+only when it fires. "Idle" means nothing received, nothing of ours leaving the socket,
+no handler of ours working and no response awaited: a slow peer reading a large data
+set is not idle, a peer that stopped reading is.
 """
 
 from __future__ import annotations
@@ -99,8 +102,10 @@ class Association:
         ae: Any = None,
         dimse_timeout: float | None = 30.0,
         network_timeout: float | None = 60.0,
+        acse_timeout: float | None = 30.0,
     ) -> None:
         self._connection = connection
+        self.acse_timeout = acse_timeout
         self.handlers = handlers
         self.ae = ae
         self.dimse_timeout = dimse_timeout
@@ -119,6 +124,11 @@ class Association:
         self._idle: asyncio.TimerHandle | None = None
         self._last_activity = self._loop.time()
         self.cancelled: set[int] = set()
+        self._handling = False  # the worker is answering a request of the peer's
+        self._awaiting = 0  # requests sent whole whose response is awaited
+        self._idle_taken = 0  # bytes the transport had handed on at the last idle check
+        self._operations = asyncio.Semaphore(1)  # our outstanding requests (async window)
+        self._sending = asyncio.Lock()  # one outgoing request message at a time
         self.is_established = False
         self.is_released = False
         self.is_aborted = False
@@ -227,6 +237,16 @@ class Association:
         self._idle = None
         if self._ended.done():
             return
+        taken = self.link.bytes_taken() if self.link is not None else 0
+        moving = taken != self._idle_taken
+        self._idle_taken = taken
+        if moving or self._handling or self._awaiting or self._streams:
+            # Not idle: bytes we are sending are leaving (a slow peer reading a large
+            # data set says nothing meanwhile); or our own handler is working on the
+            # peer's request (the peer's DIMSE timeout bounds that); or a request is
+            # sent and its response awaited (our DIMSE timeout bounds that). A send
+            # that stalls - the peer stopped reading - is none of these.
+            self._last_activity = self._loop.time()
         if self._loop.time() - self._last_activity >= (self.network_timeout or 0):
             LOGGER.warning("network timeout: no data from %s; aborting", self.peer_address)
             self.abort()
@@ -242,6 +262,8 @@ class Association:
         if not self.is_requestor:
             self.handlers.notify(self, EVT_ACCEPTED)
         self.handlers.notify(self, EVT_ESTABLISHED)
+        invoked = event.association.max_operations_invoked
+        self._operations = asyncio.Semaphore(invoked if invoked > 0 else 0xFFFF)
         self._worker = self._loop.create_task(self._serve_requests())
         if not self._established.done():
             self._established.set_result(event.association)
@@ -254,6 +276,7 @@ class Association:
         self.handlers.notify(self, EVT_REJECTED, pdu=event.pdu)
         if not self._established.done():
             self._established.set_exception(self.rejection)
+            self._established.exception()  # an acceptor has no waiter: mark it retrieved
 
     def _on_message(self, event: MessageComplete) -> None:
         message = event.message
@@ -292,25 +315,35 @@ class Association:
         self.handlers.notify(self, EVT_RELEASED)
 
     def _on_peer_aborted(self, event: PeerAborted) -> None:
-        self.is_aborted = True
         pdu = event.pdu
-        self.abort_info = AssociationAborted(
-            pdu.source if pdu is not None else None, pdu.reason if pdu is not None else None
+        self._aborted(
+            AssociationAborted(
+                pdu.source if pdu is not None else None, pdu.reason if pdu is not None else None
+            ),
+            pdu,
         )
-        self.handlers.notify(self, EVT_ABORTED, pdu=pdu)
 
     def _on_closed(self, event: Closed) -> None:
         if event.error is not None:
             LOGGER.error("peer %s: %s", self.peer_address, event.error)
-            self.is_aborted = True
-            self.abort_info = AssociationAborted(
-                int(AbortSource.SERVICE_PROVIDER), int(event.error.reason), str(event.error)
+            self._aborted(
+                AssociationAborted(
+                    int(AbortSource.SERVICE_PROVIDER), int(event.error.reason), str(event.error)
+                )
             )
-            self.handlers.notify(self, EVT_ABORTED)
+
+    def _aborted(self, info: AssociationAborted, pdu: PDU | None = None) -> None:
+        """Record an abort (ours, the peer's or the provider's); EVT_ABORTED fires once."""
+        if self.is_aborted:
+            return
+        self.is_aborted = True
+        self.abort_info = self.abort_info or info
+        self.handlers.notify(self, EVT_ABORTED, pdu=pdu)
 
     def _finish(self) -> None:
         if self._ended.done():
             return
+        self.is_established = False  # released, aborted or lost: over (pynetdicom too)
         for timer in (self._artim, self._idle):
             if timer is not None:
                 timer.cancel()
@@ -373,50 +406,47 @@ class Association:
         request: Request,
         dataset: bytes | memoryview | Iterable[bytes | memoryview] | None = None,
     ) -> Response:
-        self._router.register(request, context.context_id)
-        waiter: asyncio.Future[Response] = self._loop.create_future()
-        self._waiting[request.message_id] = waiter
-        try:
-            if dataset is None or isinstance(dataset, bytes | memoryview):
-                self._send(context, request, dataset)
-            else:
-                await self._send_streamed(context, request, dataset)
-            return await self._wait(waiter, request)
-        finally:
-            self._waiting.pop(request.message_id, None)
-            self._router.forget(request.message_id)
+        # Requests issued together (asyncio.gather) take turns: no more outstanding
+        # than the negotiated asynchronous operations window allows (1 unless agreed),
+        # and one message on the wire at a time, so a streamed data set is never
+        # interleaved with another message's PDUs.
+        async with self._operations:
+            self._router.register(request, context.context_id)
+            waiter: asyncio.Future[Response] = self._loop.create_future()
+            self._waiting[request.message_id] = waiter
+            try:
+                async with self._sending:
+                    if dataset is None or isinstance(dataset, bytes | memoryview):
+                        self._send(context, request, dataset)
+                    else:
+                        await self._send_streamed(context, request, dataset)
+                self._awaiting += 1
+                try:
+                    return await self._wait(waiter, request)
+                finally:
+                    self._awaiting -= 1
+            finally:
+                self._waiting.pop(request.message_id, None)
+                self._router.forget(request.message_id)
 
     async def _send_streamed(
         self, context: AcceptedContext, request: Request, chunks: Iterable[bytes | memoryview]
     ) -> None:
-        """Send a dataset from an iterable of chunks, waiting for the socket between
-        chunks so memory holds one chunk, not the whole dataset."""
-        link = self.link
-
-        def paced() -> Iterable[bytes | memoryview]:
-            yield from chunks
-
-        # fragment lazily: flush after every chunk's PDUs and drain when paused.
-        from dimse.pdv import fragment_buffers
-
+        """Send a dataset from an iterable of chunks: the connection queues it a batch at
+        a time, and each batch is written and drained before the next is read, so memory
+        holds about one batch, not the whole dataset."""
         if self._ended.done() or not self._connection.established:
             raise self.abort_info or UsageError("the association is not established")
-        command = request.to_command()
-        peer_max = self.negotiated.peer_max_pdu
-        pending: list[bytes | bytearray | memoryview] = []
-        size = 0
-        for parts in fragment_buffers(context.context_id, command, paced(), peer_max):
-            pending.extend(parts)
-            size += sum(len(p) for p in parts)
-            if size >= _FILE_CHUNK:
-                if link is not None:
-                    link.write(pending)
-                    await link.drain()
-                pending, size = [], 0
-                if self._ended.done():
-                    raise self.abort_info or AssociationAborted(None, None, "connection lost")
-        if pending and link is not None:
-            link.write(pending)
+        batches = self._connection.send_message_batches(
+            context.context_id, request, chunks, batch_bytes=_FILE_CHUNK
+        )
+        for _ in batches:
+            self._flush()
+            if self.link is not None:
+                await self.link.drain()
+            if self._ended.done() or self.is_aborted:
+                batches.close()
+                raise self.abort_info or AssociationAborted(None, None, "the connection closed")
         if self.handlers.has(EVT_DIMSE_SENT):
             self.handlers.notify(self, EVT_DIMSE_SENT, message=request)
 
@@ -477,12 +507,15 @@ class Association:
         """A-RELEASE: wait for the peer's answer (or the end of the connection)."""
         if self._ended.done():
             return
-        if self._connection.state in (State.STA6,):
-            self._connection.request_release()
-            self._flush()
+        async with self._sending:  # never between the PDUs of a message being sent
+            if self._connection.state is State.STA6:
+                self._connection.request_release()
+                self._flush()
         try:
-            await asyncio.wait_for(asyncio.shield(self._ended), self.dimse_timeout)
+            # An ACSE exchange: bounded by the ACSE timeout, like association set-up.
+            await asyncio.wait_for(asyncio.shield(self._ended), self.acse_timeout)
         except TimeoutError:
+            LOGGER.warning("no A-RELEASE-RP from %s; aborting", self.peer_address)
             self.abort()
         if self._worker is not None:
             await asyncio.gather(self._worker, return_exceptions=True)
@@ -491,11 +524,14 @@ class Association:
         """A-ABORT (service user) and close the connection."""
         if self._ended.done():
             return
-        self.is_aborted = True
-        self.abort_info = self.abort_info or AssociationAborted(0, 0, "aborted locally")
+        self._aborted(AssociationAborted(0, 0, "aborted locally"))
         self._dispatch(self._connection.abort())
         if self.link is not None:
+            # The A-ABORT goes out after what is already buffered; a peer that stopped
+            # reading never takes it, and ARTIM (PS3.8 AA-1, Sta13) closes the
+            # transport. A send waiting for the socket gives up now.
             self.link.close()
+            self.link.wake_writers()
 
     # -- SCP -----------------------------------------------------------------------------------
     def sink_for(self, message: Message, context_id: int) -> SinkChoice:
@@ -504,6 +540,11 @@ class Association:
             self.ae, "store_sink", None
         )
         if factory is not None and isinstance(message, CStoreRQ):
+            context = self.negotiated.context_by_id(context_id)
+            sop_class = message.affected_sop_class_uid.rstrip("\x00")
+            if context is None or sop_class != context.abstract_syntax.rstrip("\x00"):
+                # dimse.scp refuses it (SOP Class Not Supported): store nothing.
+                return _DiscardSink()
             return factory(self, message, context_id)
         return None
 
@@ -514,6 +555,7 @@ class Association:
             item = await self._incoming.get()
             if item is None:
                 return
+            self._handling = True
             try:
                 await handle_request(self, item)
             except DimseError as exc:
@@ -521,6 +563,9 @@ class Association:
             except Exception:
                 LOGGER.exception("unexpected error answering %s; aborting", item.message.name)
                 self.abort()
+            finally:
+                self._handling = False
+                self._last_activity = self._loop.time()
 
     def send_response(
         self, context_id: int, response: Response, dataset: bytes | None = None
@@ -541,6 +586,19 @@ class Association:
             yield item
             if not item.is_pending:
                 return
+
+
+class _DiscardSink:
+    """A data set sink that keeps nothing (for a request that will be refused)."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        pass
 
 
 _HANDLERS: dict[type, Callable[[Association, Any], None]] = {

@@ -28,7 +28,7 @@ buffers straight from :func:`dimse.pdv.fragment_buffers`, without building
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import TypeAlias
 
 import attrs
@@ -44,6 +44,7 @@ from dimse.negotiation import (
 )
 from dimse.pdu import (
     PDU,
+    PDV,
     AAbort,
     AAssociateAC,
     AAssociateRJ,
@@ -160,6 +161,17 @@ ConnectionEvent: TypeAlias = (
 PDUObserver: TypeAlias = Callable[[str, PDU], None]
 
 
+def _p_data_tf(parts: list[Buffer]) -> PDataTF:
+    """The PDU object of one fast-path P-DATA-TF, for observers only (it copies).
+
+    ``parts`` is what :func:`~dimse.pdv.fragment_buffers` yields: a 12-byte header
+    (PDU header, PDV item length, context ID, control) and the PDV's data.
+    """
+    header = parts[0]
+    data = b"".join(bytes(part) for part in parts[1:])
+    return PDataTF(pdvs=(PDV(context_id=header[10], control=header[11], data=data),))
+
+
 class Connection:
     """The protocol state of one association (requestor or acceptor), without I/O."""
 
@@ -263,17 +275,45 @@ class Connection:
         dataset: Buffer | Iterable[Buffer] | None = None,
     ) -> None:
         """Queue one DIMSE message (command and optional dataset) on ``context_id``."""
+        for _ in self.send_message_batches(context_id, message, dataset, batch_bytes=0):
+            pass
+
+    def send_message_batches(
+        self,
+        context_id: int,
+        message: Message,
+        dataset: Buffer | Iterable[Buffer] | None,
+        *,
+        batch_bytes: int,
+    ) -> Generator[int, None, None]:
+        """Queue one message batch by batch: after each ``batch_bytes`` (0: one batch)
+        of PDUs it yields the bytes queued, so the driver writes them out and waits for
+        the transport before the next batch is cut from ``dataset``'s chunks - a large
+        dataset is never held whole. Checks come before anything is queued, and again
+        before each PDU: if the association ended meanwhile, UsageError."""
         association = self.association
+        name = type(message).__name__
         if association is None or self._upper.state not in _DATA_STATES:
-            raise UsageError(f"cannot send {type(message).__name__}: no established association")
+            raise UsageError(f"cannot send {name}: no established association")
         if association.context_by_id(context_id) is None:
             raise UsageError(f"presentation context {context_id} was not accepted")
         if message.has_dataset != (dataset is not None):
             what = "needs" if message.has_dataset else "has no"
-            raise UsageError(f"{type(message).__name__} {what} a dataset")
+            raise UsageError(f"{name} {what} a dataset")
         command = message.to_command()
+        queued = 0
         for parts in fragment_buffers(context_id, command, dataset, association.peer_max_pdu):
+            if self._upper.state not in _DATA_STATES:
+                raise UsageError(f"cannot send {name}: the association ended while sending it")
+            if self.on_pdu is not None:
+                self.on_pdu("sent", _p_data_tf(parts))
             self._outbox.extend(parts)
+            queued += sum(len(part) for part in parts)
+            if batch_bytes and queued >= batch_bytes:
+                yield queued
+                queued = 0
+        if queued:
+            yield queued
 
     def request_release(self) -> None:
         self._run(self._upper.request_release())

@@ -24,7 +24,13 @@ from dimse.part10 import encode_file_meta
 if TYPE_CHECKING:
     from dimse.messages import Message
 
-__all__ = ["decode_dataset", "encode_dataset", "encoded_file", "file_meta_for"]
+__all__ = [
+    "decode_dataset",
+    "encode_dataset",
+    "encoded_file",
+    "file_meta_for",
+    "materialise",
+]
 
 
 def _syntax(transfer_syntax: str) -> UID:
@@ -44,9 +50,21 @@ def decode_dataset(data: bytes | bytearray | memoryview, transfer_syntax: str) -
         except zlib.error as exc:
             raise ValueError(f"deflated dataset does not inflate: {exc}") from exc
     try:
-        return read_dataset(BytesIO(raw), uid.is_implicit_VR, uid.is_little_endian)
+        return materialise(read_dataset(BytesIO(raw), uid.is_implicit_VR, uid.is_little_endian))
     except Exception as exc:
         raise ValueError(f"dataset does not decode as {uid.name}: {exc}") from exc
+
+
+def materialise(dataset: Dataset) -> Dataset:
+    """Convert every raw element now (sequences included) and return ``dataset``.
+
+    pydicom converts values lazily, on first access; a dataset that "decoded" could
+    still fail inside a handler, which would then be reported as a handler fault
+    instead of an undecodable dataset. Any conversion error is raised here.
+    """
+    for _ in dataset.iterall():
+        pass
+    return dataset
 
 
 def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
@@ -64,6 +82,11 @@ def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
     if uid.is_deflated:
         compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
         raw = compressor.compress(raw) + compressor.flush()
+        if len(raw) % 2:
+            # PS3.5 A.5: an odd-length deflated stream gets one trailing NUL byte (a
+            # data set, hence every PDV fragment of it, has even length; dcmtk refuses
+            # an odd one). Inflating stops at the end of the stream and ignores it.
+            raw += b"\x00"
     return raw
 
 

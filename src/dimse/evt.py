@@ -116,7 +116,8 @@ class Event:
 
     @cached_property
     def dataset(self) -> Dataset:
-        """The request's dataset decoded with pydicom (raises ValueError if undecodable)."""
+        """The request's dataset decoded with pydicom, every element converted now
+        (:class:`~dimse.errors.DatasetDecodeError`, a ValueError, if it is undecodable)."""
         from dimse.datasets import decode_dataset
 
         if self.context is None:
@@ -129,7 +130,14 @@ class Event:
         if self.path is not None:
             from pydicom import dcmread
 
-            return dcmread(self.path)
+            from dimse.datasets import materialise
+
+            try:
+                return materialise(dcmread(self.path))
+            except OSError:
+                raise
+            except Exception as exc:
+                raise DatasetDecodeError(f"{self.path}: {exc}") from exc
         raise UsageError(f"{self.event.name} carries no dataset")
 
     @property

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import struct
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +38,10 @@ _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 # The meta group is small; a "length" beyond this is a corrupt or hostile file.
 _MAX_META_LENGTH = 1 << 16
+# A received instance gets the mode any new file would (0666 less the umask, applied
+# by the kernel at open), so other readers (a PACS importer, a viewer) can open it;
+# mkstemp's 0600 would hide it. O_EXCL plus a random name keeps mkstemp's safety.
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 class Part10Error(UsageError):
@@ -228,7 +232,7 @@ class InstanceFile:
         if not is_valid_uid(sop_instance_uid):
             raise UsageError(f"refusing to name a file after invalid UID {sop_instance_uid!r}")
         folder = Path(directory)
-        fd, temp = tempfile.mkstemp(prefix=f".{sop_instance_uid}.", suffix=".part", dir=folder)
+        fd, temp = _create_temp(folder, sop_instance_uid)
         handle = os.fdopen(fd, "wb", buffering=0)
         handle.write(meta)
         return cls(
@@ -272,6 +276,16 @@ class InstanceFile:
         self._handle = self._temp_path = None
         handle.close()
         temp.unlink(missing_ok=True)
+
+
+def _create_temp(folder: Path, uid: str) -> tuple[int, str]:
+    for _ in range(100):
+        temp = folder / f".{uid}.{secrets.token_hex(6)}.part"
+        try:
+            return os.open(temp, _TEMP_FLAGS, 0o666), str(temp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free temporary name for {uid}")
 
 
 def _fsync_directory(directory: Path) -> None:

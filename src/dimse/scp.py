@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     from dimse.association import Association
     from dimse.negotiation import AcceptedContext
 
-__all__ = ["StatusHolder", "handle_request", "run_scp", "service_class_for"]
+__all__ = [
+    "StatusHolder",
+    "handle_request",
+    "run_scp",
+    "service_class_for",
+    "unrecognized_operation",
+]
 
 LOGGER = logging.getLogger("dimse.scp")
 
@@ -77,17 +83,35 @@ async def handle_request(assoc: Association, complete: MessageComplete) -> None:
     cls = service_class_for(request, context)
     if cls is None:
         LOGGER.warning("%s on context %d: no SCP for it", request.name, context.context_id)
-        rsp = request.response(0x0211)  # PS3.7 C.5.6 unrecognized operation: no table to ask
+        rsp = request.response(unrecognized_operation(None, request.dimse))
         assoc.send_response(context.context_id, rsp)
         return
     await cls(assoc).SCP(request, context, complete)
+
+
+# The generated enums spell this member both ways (the sources do); spec/names.toml
+# should settle one spelling - until then both are looked for.
+_UNRECOGNIZED = ("UNRECOGNIZED_OPERATION", "UNRECOGNISED_OPERATION")
+
+
+def unrecognized_operation(cls: type[ServiceClass] | None, dimse: str) -> int:
+    """PS3.7 C.5.6 Unrecognized Operation, from ``cls``'s table for ``dimse`` if it lists
+    it, else from Verification's: a general status, the same code in every table."""
+    tables = [cls.statuses[dimse]] if cls is not None and dimse in cls.statuses else []
+    tables.extend(service_classes.VerificationServiceClass.statuses.values())
+    for table in tables:
+        for member in _UNRECOGNIZED:
+            if member in table.enum.__members__:
+                return int(table.enum[member])
+    raise LookupError("no generated status table lists Unrecognized Operation")
 
 
 async def run_scp(service: ServiceClass, req: Any, context: AcceptedContext, received: Any) -> None:
     behaviour = _BEHAVIOUR.get(req.dimse)
     assoc: Association = service.assoc
     if behaviour is None:
-        code = service.status_code("UNRECOGNIZED_OPERATION", req.dimse)
+        LOGGER.warning("%s on context %d: no behaviour installed", req.name, context.context_id)
+        code = unrecognized_operation(type(service), req.dimse)
         assoc.send_response(context.context_id, req.response(code))
         return
     if req.affected_sop_class_uid.rstrip("\x00") != context.abstract_syntax.rstrip("\x00"):
@@ -132,7 +156,8 @@ async def _c_echo(
     service: ServiceClass, req: CEchoRQ, context: AcceptedContext, received: Any
 ) -> None:
     event = Event(service.assoc, EVT_C_ECHO, request=req, context=context)
-    holder = await call_handler(service, EVT_C_ECHO, event, 0x0000, "C-ECHO")
+    success = service.status_code("SUCCESS", "C-ECHO")
+    holder = await call_handler(service, EVT_C_ECHO, event, success, "C-ECHO")
     rsp = CEchoRSP(
         message_id_being_responded_to=req.message_id,
         affected_sop_class_uid=req.affected_sop_class_uid,
@@ -164,7 +189,8 @@ async def _c_store(
             encoded_dataset=received.dataset if isinstance(received, MessageComplete) else None,
             path=path if isinstance(path, Path) else None,
         )
-        holder = await call_handler(service, EVT_C_STORE, event, 0x0000, "C-STORE")
+        success = service.status_code("SUCCESS", "C-STORE")
+        holder = await call_handler(service, EVT_C_STORE, event, success, "C-STORE")
     rsp = CStoreRSP(
         message_id_being_responded_to=req.message_id,
         affected_sop_class_uid=req.affected_sop_class_uid,
