@@ -15,6 +15,7 @@ set is not idle, a peer that stopped reading is.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -36,6 +37,7 @@ from dimse.connection import (
     PeerAborted,
     Released,
 )
+from dimse.eager import start_eagerly
 from dimse.errors import (
     AbortReason,
     AbortSource,
@@ -115,8 +117,8 @@ class Association:
         self._router = ResponseRouter()
         self._waiting: dict[int, asyncio.Future[Response]] = {}
         self._streams: dict[int, asyncio.Queue[Response | BaseException]] = {}
-        self._incoming: asyncio.Queue[MessageComplete | None] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        self._pending_requests: collections.deque[MessageComplete] = collections.deque()
+        self._answering: asyncio.Future[None] | None = None
         self._established: asyncio.Future[NegotiatedAssociation] = self._loop.create_future()
         self._ended: asyncio.Future[None] = self._loop.create_future()
         self._artim: asyncio.TimerHandle | None = None
@@ -264,7 +266,6 @@ class Association:
         self.handlers.notify(self, EVT_ESTABLISHED)
         invoked = event.association.max_operations_invoked
         self._operations = asyncio.Semaphore(invoked if invoked > 0 else 0xFFFF)
-        self._worker = self._loop.create_task(self._serve_requests())
         if not self._established.done():
             self._established.set_result(event.association)
 
@@ -287,7 +288,9 @@ class Association:
         elif isinstance(message, CCancelRQ):
             self.cancelled.add(message.message_id_being_responded_to)
         else:
-            self._incoming.put_nowait(event)
+            self._pending_requests.append(event)
+            if not self._handling:
+                self._answer_pending()
 
     def _on_command(self, event: CommandComplete) -> None:
         pass  # datasets are routed by sink_for; the whole message follows
@@ -360,7 +363,7 @@ class Association:
         for stream in self._streams.values():
             stream.put_nowait(error)
         self._streams.clear()
-        self._incoming.put_nowait(None)
+        self._pending_requests.clear()
         self._ended.set_result(None)
 
     # -- SCU -----------------------------------------------------------------------------------
@@ -451,16 +454,28 @@ class Association:
             self.handlers.notify(self, EVT_DIMSE_SENT, message=request)
 
     async def _wait(self, waiter: asyncio.Future[Response], request: Request) -> Response:
+        """Await the response; at the DIMSE timeout abort and raise DimseTimeout.
+
+        One timer handle on the loop rather than ``asyncio.wait_for``, which costs a
+        wrapper future and callbacks per request on the hot path.
+        """
+        if self.dimse_timeout is None:
+            return await waiter
+        timer = self._loop.call_later(self.dimse_timeout, self._dimse_expired, waiter, request)
         try:
-            if self.dimse_timeout is None:
-                return await waiter
-            return await asyncio.wait_for(waiter, self.dimse_timeout)
-        except TimeoutError:
-            LOGGER.error("DIMSE timeout waiting for the response to %s; aborting", request.name)
-            self.abort()
-            raise DimseTimeout(
-                f"no {request.name.replace('-RQ', '-RSP')} within {self.dimse_timeout} s"
-            ) from None
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def _dimse_expired(self, waiter: asyncio.Future[Response], request: Request) -> None:
+        if waiter.done():
+            return
+        LOGGER.error("DIMSE timeout waiting for the response to %s; aborting", request.name)
+        waiter.set_exception(
+            DimseTimeout(f"no {request.name.replace('-RQ', '-RSP')} within {self.dimse_timeout} s")
+        )
+        waiter.exception()  # retrieved below by the awaiting request
+        self.abort()
 
     async def send_c_echo(self, msg_id: int | None = None) -> CEchoRSP:
         """C-ECHO; returns the response (``.status``, also readable as ``.Status``)."""
@@ -517,8 +532,8 @@ class Association:
         except TimeoutError:
             LOGGER.warning("no A-RELEASE-RP from %s; aborting", self.peer_address)
             self.abort()
-        if self._worker is not None:
-            await asyncio.gather(self._worker, return_exceptions=True)
+        if self._answering is not None:
+            await asyncio.gather(self._answering, return_exceptions=True)
 
     def abort(self, reason: AbortReason = AbortReason.NOT_SPECIFIED) -> None:
         """A-ABORT (service user) and close the connection."""
@@ -548,24 +563,42 @@ class Association:
             return factory(self, message, context_id)
         return None
 
-    async def _serve_requests(self) -> None:
+    def _answer_pending(self) -> None:
+        """Answer the peer's requests in order, one at a time.
+
+        Each answer starts at once, inside the callback that delivered the request
+        (:func:`dimse.eager.start_eagerly`): a handler that is a plain function -
+        every C-ECHO and C-STORE of the apps - costs no task and no extra turn of the
+        loop. Only an answer that has to wait (an async handler, a C-FIND generator
+        pacing its responses) continues as a task; later requests queue behind it.
+        """
+        while self._pending_requests and not self._ended.done():
+            item = self._pending_requests.popleft()
+            self._handling = True
+            running = start_eagerly(self._answer(item))
+            if running is not None:
+                self._answering = running
+                running.add_done_callback(self._answered)
+                return
+            self._answered(None)
+
+    def _answered(self, task: object) -> None:
+        self._handling = False
+        self._last_activity = self._loop.time()
+        if task is not None:
+            self._answering = None
+            self._answer_pending()
+
+    async def _answer(self, item: MessageComplete) -> None:
         from dimse.scp import handle_request
 
-        while True:
-            item = await self._incoming.get()
-            if item is None:
-                return
-            self._handling = True
-            try:
-                await handle_request(self, item)
-            except DimseError as exc:
-                LOGGER.error("could not answer %s: %s", item.message.name, exc)
-            except Exception:
-                LOGGER.exception("unexpected error answering %s; aborting", item.message.name)
-                self.abort()
-            finally:
-                self._handling = False
-                self._last_activity = self._loop.time()
+        try:
+            await handle_request(self, item)
+        except DimseError as exc:
+            LOGGER.error("could not answer %s: %s", item.message.name, exc)
+        except Exception:
+            LOGGER.exception("unexpected error answering %s; aborting", item.message.name)
+            self.abort()
 
     def send_response(
         self, context_id: int, response: Response, dataset: bytes | None = None

@@ -114,10 +114,13 @@ def encode_file_meta(
     return PREAMBLE + group_length + body
 
 
-def read_file_meta(path: str | os.PathLike[str]) -> FileMeta:
-    """Parse the preamble and group 0002 of ``path``; raise Part10Error if absent or bad."""
-    with open(path, "rb") as handle:
-        return _read_meta(handle, os.fspath(path))
+def read_file_meta(source: str | os.PathLike[str] | BinaryIO, name: str = "") -> FileMeta:
+    """Parse the preamble and group 0002 of a file - a path, or a binary handle at the
+    file's start (``name`` labels errors) - and raise Part10Error if absent or bad."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as handle:
+            return _read_meta(handle, os.fspath(source))
+    return _read_meta(source, name or str(getattr(source, "name", "<stream>")))
 
 
 def _read_meta(handle: BinaryIO, name: str) -> FileMeta:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -50,7 +51,7 @@ class PreparedStore:
     context: AcceptedContext
     sop_class_uid: str
     sop_instance_uid: str
-    payload: bytes | Iterator[bytes]
+    payload: bytes | memoryview | Iterator[bytes]
     _handle: BinaryIO | None = None
 
     def close(self) -> None:
@@ -98,37 +99,30 @@ def prepare_store(assoc: Association, source: StoreSource) -> PreparedStore:
 
 def _prepare_file(assoc: Association, path: Path) -> PreparedStore:
     try:
-        meta = read_file_meta(path)
+        handle = open(path, "rb")  # noqa: SIM115 - closed below or by PreparedStore.close
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        whole = handle.read() if size <= _WHOLE_READ_LIMIT else None
+        meta = read_file_meta(BytesIO(whole) if whole is not None else handle, str(path))
     except Part10Error:
-        # Not a PS3.10 file (no preamble): let pydicom try a raw dataset.
-        from pydicom import dcmread
-
-        try:
-            dataset = dcmread(path, force=True)
-        except Exception as exc:
-            raise UsageError(f"{path}: not a DICOM file ({exc})") from exc
-        return _prepare_dataset(assoc, dataset, path)
+        handle.close()
+        return _prepare_dataset(assoc, _read_with_pydicom(path), path)
+    except BaseException:
+        handle.close()
+        raise
     contexts = _contexts_for(assoc, meta.sop_class_uid)
     context = _pick(contexts, meta.transfer_syntax_uid)
     if context is None:
-        from pydicom import dcmread
-
-        try:
-            dataset = dcmread(path)
-        except Exception as exc:
-            raise UsageError(f"{path}: cannot be read for conversion ({exc})") from exc
-        return _prepare_dataset(assoc, dataset, path)
-    size = path.stat().st_size - meta.dataset_offset
-    handle = open(path, "rb")  # noqa: SIM115 - closed by PreparedStore.close
-    if size <= _WHOLE_READ_LIMIT:
-        try:
-            handle.seek(meta.dataset_offset)
-            data = handle.read()
-        finally:
-            handle.close()
-        return PreparedStore(context, meta.sop_class_uid, meta.sop_instance_uid, data)
+        handle.close()
+        return _prepare_dataset(assoc, _read_with_pydicom(path), path)
+    if whole is not None:
+        handle.close()
+        payload: bytes | memoryview | Iterator[bytes] = memoryview(whole)[meta.dataset_offset :]
+        return PreparedStore(context, meta.sop_class_uid, meta.sop_instance_uid, payload)
     return PreparedStore(
         context,
         meta.sop_class_uid,
@@ -136,6 +130,15 @@ def _prepare_file(assoc: Association, path: Path) -> PreparedStore:
         _chunks(handle, meta.dataset_offset),
         handle,
     )
+
+
+def _read_with_pydicom(path: Path) -> Dataset:
+    from pydicom import dcmread
+
+    try:
+        return dcmread(path, force=True)
+    except Exception as exc:
+        raise UsageError(f"{path}: not a readable DICOM file ({exc})") from exc
 
 
 def _prepare_dataset(assoc: Association, dataset: Dataset, path: Path | None) -> PreparedStore:
