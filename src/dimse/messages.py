@@ -228,6 +228,15 @@ class Response(Message):
     def is_pending(self) -> bool:
         return self.category is Category.PENDING
 
+    # pynetdicom spelling, so ``status.Status`` code written for it keeps working.
+    @property
+    def Status(self) -> int:
+        return self.status
+
+    @property
+    def ErrorComment(self) -> str | None:
+        return self.error_comment
+
 
 @lru_cache(maxsize=1024)
 def status_category(dimse: str, code: int) -> Category | None:
