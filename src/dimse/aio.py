@@ -20,6 +20,8 @@ from dimse.errors import UsageError
 
 __all__ = ["Link", "LinkOwner", "set_socket_options"]
 
+_LARGE_WRITE = 64 << 10
+
 
 class LinkOwner(Protocol):
     """What a :class:`Link` reports to (the association)."""
@@ -89,11 +91,28 @@ class Link(asyncio.Protocol):
     def write(self, buffers: list[bytes | bytearray | memoryview]) -> None:
         if self.transport is None or self.closed:
             return
-        self.bytes_written += sum(len(buffer) for buffer in buffers)
+        transport = self.transport
         if len(buffers) == 1:
-            self.transport.write(buffers[0])
-        else:
-            self.transport.writelines(buffers)
+            self.bytes_written += len(buffers[0])
+            transport.write(buffers[0])
+            return
+        # writelines() joins everything into one new bytes object (Python 3.11): a
+        # copy of every dataset byte. Large pieces (slices of a dataset) go out on their
+        # own instead - the transport sends them straight from our buffer - and only runs
+        # of small pieces (PDU headers, commands, small fragments) are joined.
+        small: list[bytes | bytearray | memoryview] = []
+        for buffer in buffers:
+            size = len(buffer)
+            self.bytes_written += size
+            if size >= _LARGE_WRITE:
+                if small:
+                    transport.write(b"".join(small))
+                    small = []
+                transport.write(buffer)
+            else:
+                small.append(buffer)
+        if small:
+            transport.write(small[0] if len(small) == 1 else b"".join(small))
 
     def bytes_taken(self) -> int:
         """Bytes the transport has handed on so far (written less still buffered): it
