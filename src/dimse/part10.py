@@ -9,9 +9,10 @@ then sends the rest of the file as it is. Neither side needs pydicom on that pat
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
-import secrets
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -218,7 +219,7 @@ class InstanceFile:
     final_path: Path
     fsync: bool = True
     _handle: BinaryIO | None = attrs.field(default=None, alias="_handle")
-    _temp_path: Path | None = attrs.field(default=None, alias="_temp_path")
+    _temp_path: str | None = attrs.field(default=None, alias="_temp_path")
     size: int = 0
 
     @classmethod
@@ -234,15 +235,20 @@ class InstanceFile:
         """Open the temporary file and write ``meta`` (from :func:`encode_file_meta`)."""
         if not is_valid_uid(sop_instance_uid):
             raise UsageError(f"refusing to name a file after invalid UID {sop_instance_uid!r}")
-        folder = Path(directory)
+        folder = os.fspath(directory)
         fd, temp = _create_temp(folder, sop_instance_uid)
         handle = os.fdopen(fd, "wb", buffering=0)
-        handle.write(meta)
+        try:
+            handle.write(meta)
+        except BaseException:
+            handle.close()
+            os.unlink(temp)
+            raise
         return cls(
-            final_path=folder / f"{sop_instance_uid}{suffix}",
+            final_path=Path(folder, f"{sop_instance_uid}{suffix}"),
             fsync=fsync,
             _handle=handle,
-            _temp_path=Path(temp),
+            _temp_path=temp,
             size=len(meta),
         )
 
@@ -265,7 +271,7 @@ class InstanceFile:
             os.replace(temp, self.final_path)
         except BaseException:
             handle.close()
-            temp.unlink(missing_ok=True)
+            _unlink_quietly(temp)
             raise
         if self.fsync:
             _fsync_directory(self.final_path.parent)
@@ -278,17 +284,27 @@ class InstanceFile:
         handle, temp = self._handle, self._temp_path
         self._handle = self._temp_path = None
         handle.close()
-        temp.unlink(missing_ok=True)
+        _unlink_quietly(temp)
 
 
-def _create_temp(folder: Path, uid: str) -> tuple[int, str]:
+_TEMP_SERIAL = itertools.count()
+
+
+def _create_temp(folder: str, uid: str) -> tuple[int, str]:
+    """A new hidden ``.<uid>.<pid>-<n>.part`` beside the final file (O_EXCL: never an
+    existing file; no random bytes needed, the serial is unique within the process)."""
     for _ in range(100):
-        temp = folder / f".{uid}.{secrets.token_hex(6)}.part"
+        temp = os.path.join(folder, f".{uid}.{os.getpid()}-{next(_TEMP_SERIAL)}.part")
         try:
-            return os.open(temp, _TEMP_FLAGS, 0o666), str(temp)
+            return os.open(temp, _TEMP_FLAGS, 0o666), temp
         except FileExistsError:
             continue
     raise FileExistsError(f"{folder}: no free temporary name for {uid}")
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _fsync_directory(directory: Path) -> None:
