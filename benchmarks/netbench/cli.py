@@ -1,0 +1,252 @@
+"""Command line and driver: options, which workloads and tools run, and in what order.
+
+``main`` parses the options, sets CPU placement and the work dir, runs the workloads
+(rotating the tool order from run to run), prints the report, writes ``--json`` and
+returns the exit status (1 if any run failed). ``benchmarks/network_bench.py`` calls it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+from . import __doc__ as OVERVIEW
+from .data import ensure_corpus
+from .procs import PLACEMENT, ForeignCpu, kill_all_started
+from .report import environment, print_report, summarize
+from .settings import BUSY_SHARE, FULL, QUICK, ROOT, W1_SHAPE, W2_SHAPE, WORKLOADS, MiB, Sizes
+from .tools import API_LOOPS, Tool, find_dimse_apps, make_tools
+from .workloads import (
+    Context,
+    bench_assoc_api,
+    bench_assoc_shell,
+    bench_echo,
+    bench_raw_tcp,
+    bench_store,
+)
+
+
+def rotated(items: Sequence[str], run: int) -> list[str]:
+    k = run % len(items) if items else 0
+    return [*items[k:], *items[:k]]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=OVERVIEW.split("\n\n")[0] if OVERVIEW else None)
+    p.add_argument("--quick", action="store_true", help="small N for a smoke run")
+    p.add_argument("--only", default="", help="comma list of W1..W5 (W5 runs W2)")
+    p.add_argument("--runs", type=int, default=3, help="runs per tool (default 3)")
+    p.add_argument("--json", type=Path, help="also save the results here")
+    p.add_argument("--tools", default="", help="comma list: dcmtk,pynetdicom,dimse,dimse-fsync")
+    p.add_argument("--w1", type=int, help="override N for W1")
+    p.add_argument("--w2", type=int, help="override N for W2")
+    p.add_argument("--w3", type=int, help="override N for W3")
+    p.add_argument("--w4", type=int, help="override N for W4")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / "benchmarks" / ".data",
+        help="cache of generated instances (default benchmarks/.data)",
+    )
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="where SCPs write and logs go (default: a new temp dir, removed)",
+    )
+    p.add_argument("--keep-logs", action="store_true", help="keep the work dir (logs)")
+    p.add_argument("--dcmtk-bin", type=Path, default=Path("/usr/bin"))
+    p.add_argument("--verify", type=int, default=5, help="instances compared byte for byte")
+    p.add_argument(
+        "--pin",
+        choices=("none", "same", "split"),
+        default="none",
+        help="CPU placement: none (scheduler decides, default), same (server and client on"
+        " one CPU), split (server on one CPU, client on another)",
+    )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each sample wait up to S s for other processes to use < 10%% of a CPU",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    base = QUICK if args.quick else FULL
+    sizes = Sizes(
+        w1=args.w1 or base.w1, w2=args.w2 or base.w2, w3=args.w3 or base.w3, w4=args.w4 or base.w4
+    )
+    only = {w.strip().upper() for w in args.only.split(",") if w.strip()} or set(WORKLOADS)
+    unknown = only - set(WORKLOADS)
+    if unknown:
+        raise SystemExit(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    if "W5" in only:
+        only.add("W2")
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin == "same":
+        PLACEMENT.update(server={cpus[0]}, client={cpus[0]})
+    elif args.pin == "split":
+        if len(cpus) < 2:
+            raise SystemExit("--pin split needs two CPUs")
+        PLACEMENT.update(server={cpus[0]}, client={cpus[1]})
+    dimse_cmd, dimse_apps, why_not = find_dimse_apps()
+    tools = make_tools(args.dcmtk_bin, dimse_cmd, dimse_apps)
+    wanted = [t.strip() for t in args.tools.split(",") if t.strip()] or list(tools)
+    bad_tools = set(wanted) - {"dcmtk", "pynetdicom", "dimse", "dimse-fsync"}
+    if bad_tools:
+        raise SystemExit(f"unknown tool(s): {', '.join(sorted(bad_tools))}")
+    notes: list[str] = [f"{t.label}: {t.note}" for t in tools.values() if t.key in wanted]
+    if args.pin != "none":
+        notes.append(
+            f"--pin {args.pin}: servers on CPU {sorted(PLACEMENT['server'] or [])}, "
+            f"clients on CPU {sorted(PLACEMENT['client'] or [])}"
+        )
+    if why_not:
+        notes.append(f"dimse apps missing, their rows are skipped: {why_not}")
+    store_keys = [k for k in tools if k in wanted and tools[k].has("storescp", "storescu")]
+    echo_keys = [
+        k
+        for k in tools
+        if k in wanted and k != "dimse-fsync" and tools[k].has("storescp", "echoscu")
+    ]
+    scp_keys = [k for k in tools if k in wanted and tools[k].has("storescp")]
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="dimse-netbench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    ctx = Context(work, sizes, verify_samples=args.verify, wait_quiet=args.wait_quiet)
+    meta: dict[str, object] = {
+        **environment(args.dcmtk_bin, dimse_cmd),
+        "runs": args.runs,
+        "pin": args.pin,
+        "sizes": asdict(sizes),
+        "only": sorted(only),
+        "quick": args.quick,
+        "notes": notes,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    print(f"work dir {work}; data cache {args.data_dir}", file=sys.stderr)
+    began = time.perf_counter()
+    try:
+        run_all(ctx, args, only, tools, store_keys, echo_keys, scp_keys, notes)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        kill_all_started()
+        if args.keep_logs or args.work_dir:
+            print(f"logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    meta["seconds"] = round(time.perf_counter() - began, 1)
+    meta["other_processes"] = ctx.load
+    for workload, load in ctx.load.items():
+        if not load or load["seconds"] <= 0:
+            continue
+        share = load["foreign_cpu"] / load["seconds"]
+        busy = share > BUSY_SHARE
+        notes.append(
+            f"{workload}: other processes used ~{load['foreign_cpu']:.1f} CPU-s in "
+            f"{load['seconds']:.0f} s ({share:.0%} of one CPU)"
+            + ("  <-- BUSY MACHINE: these numbers are disturbed" if busy else "")
+        )
+    summary = summarize(ctx.samples)
+    print_report(summary, meta)
+    print(f"\n(total {meta['seconds']} s)")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"meta": meta, "summary": summary, "samples": [asdict(s) for s in ctx.samples]},
+                indent=2,
+            )
+        )
+    failed = [s for s in ctx.samples if not s.ok]
+    return 1 if failed else 0
+
+
+def run_all(
+    ctx: Context,
+    args: argparse.Namespace,
+    only: set[str],
+    tools: dict[str, Tool],
+    store_keys: list[str],
+    echo_keys: list[str],
+    scp_keys: list[str],
+    notes: list[str],
+) -> None:
+    sizes = ctx.sizes
+    runs = max(1, args.runs)
+    data: Path = args.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    watch = ForeignCpu()
+
+    def done(workload: str) -> None:
+        nonlocal watch
+        ctx.load[workload] = watch.stop()
+        watch = ForeignCpu()
+
+    if "W1" in only:
+        print("W1", file=sys.stderr)
+        one = ensure_corpus(data, "w1", 1, W1_SHAPE)
+        many = ensure_corpus(data, "w1", sizes.w1, W1_SHAPE)
+        for run in range(runs):
+            for key in rotated(store_keys, run):
+                ctx.add(
+                    partial(bench_store, ctx, "W1", tools[key], run, one, many, 60 + sizes.w1 * 0.5)
+                )
+        done("W1")
+    if "W2" in only:
+        print("W2 / W5", file=sys.stderr)
+        need = sizes.w2 * 50 * MiB
+        have_cache = shutil.disk_usage(data).free
+        have_work = shutil.disk_usage(ctx.work).free
+        cached = (data / f"w2-n{sizes.w2}-{W2_SHAPE[0]}x{W2_SHAPE[1]}.json").exists()
+        if (not cached and have_cache < need * 2 + (1 << 30)) or have_work < need * 2 + (1 << 30):
+            notes.append(
+                f"W2 skipped: needs ~{need * 2 / 2**30:.1f} GiB free "
+                f"(cache {have_cache / 2**30:.1f}, work {have_work / 2**30:.1f} GiB)"
+            )
+        else:
+            one = ensure_corpus(data, "w2", 1, W2_SHAPE)
+            many = ensure_corpus(data, "w2", sizes.w2, W2_SHAPE)
+            for run in range(runs):
+                for key in rotated(store_keys, run):
+                    ctx.add(
+                        partial(
+                            bench_store, ctx, "W2", tools[key], run, one, many, 120 + sizes.w2 * 20
+                        )
+                    )
+                ctx.add(partial(bench_raw_tcp, many.total_bytes, run))
+            done("W2")
+    if "W3" in only:
+        print("W3", file=sys.stderr)
+        for run in range(runs):
+            for key in rotated(echo_keys, run):
+                ctx.add(partial(bench_echo, ctx, tools[key], run))
+        done("W3")
+    if "W4" in only:
+        print("W4", file=sys.stderr)
+        apis = [a for a in API_LOOPS if a.scp_tool in scp_keys]
+        for run in range(runs):
+            for key in rotated(echo_keys, run):
+                ctx.add(partial(bench_assoc_shell, ctx, tools[key], run))
+            for api_key in rotated([a.key for a in apis], run):
+                api = next(a for a in apis if a.key == api_key)
+                ctx.add(partial(bench_assoc_api, ctx, api, tools[api.scp_tool], run))
+        done("W4")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
