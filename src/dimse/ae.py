@@ -145,11 +145,38 @@ class AE:
         )
 
     def add_supported_storage(
-        self, transfer_syntax: str | Iterable[str] = DEFAULT_TRANSFER_SYNTAXES
+        self,
+        transfer_syntax: str | Iterable[str] = DEFAULT_TRANSFER_SYNTAXES,
+        *,
+        scu_role: bool = False,
+        scp_role: bool = True,
     ) -> None:
-        """Support every storage SOP class of the spec as SCP, in one call."""
+        """Support every storage SOP class of the spec, in one call: as SCP (Storage
+        SCP), and with ``scu_role=True`` also as SCU when a C-GET SCU proposes its SCP
+        role (a Query/Retrieve SCP sends the C-GET sub-operations that way)."""
         for uid in storage_sop_classes():
-            self.add_supported_context(uid, transfer_syntax)
+            self.add_supported_context(uid, transfer_syntax, scu_role=scu_role, scp_role=scp_role)
+
+    def add_requested_storage(
+        self,
+        sop_classes: Iterable[str] | None = None,
+        transfer_syntax: str | Iterable[str] = DEFAULT_TRANSFER_SYNTAXES,
+        *,
+        scp_role: bool = True,
+        scu_role: bool = False,
+    ) -> int:
+        """Propose storage SOP classes with our SCP role, for C-GET (the retrieved
+        instances come back as C-STORE requests on the same association, PS3.4
+        C.4.3.2): ``sop_classes`` or else the spec's storage classes, as many as the
+        128 presentation contexts leave room for. Returns how many were added."""
+        wanted = storage_sop_classes() if sop_classes is None else tuple(sop_classes)
+        added = 0
+        for uid in wanted:
+            if len(self.requested_contexts) >= 128:
+                break
+            self.add_requested_context(uid, transfer_syntax, scu_role=scu_role, scp_role=scp_role)
+            added += 1
+        return added
 
     # -- acceptor configuration ------------------------------------------------------------
     def acceptor_config(self) -> AcceptorConfig:

@@ -18,8 +18,7 @@ import asyncio
 import collections
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
@@ -75,6 +74,7 @@ from dimse.messages import (
 )
 from dimse.negotiation import AcceptedContext, NegotiatedAssociation, RejectedContext
 from dimse.pdv import ResponseRouter, SinkChoice
+from dimse.qr_scu import ResponseStream, send_cancel, start_request
 from dimse.upper_layer import State
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ VERIFICATION = "1.2.840.10008.1.1"
 _FILE_CHUNK = 4 << 20
 
 StoreSource = Dataset | str | os.PathLike[str]
+StreamItem = tuple[Response, bytes | None]
 
 
 class DimseTimeout(DimseError, TimeoutError):
@@ -116,7 +117,9 @@ class Association:
         self.link: Link | None = None
         self._router = ResponseRouter()
         self._waiting: dict[int, asyncio.Future[Response]] = {}
-        self._streams: dict[int, asyncio.Queue[Response | BaseException]] = {}
+        # Multi-response requests (C-FIND/GET/MOVE) in flight: each response and its
+        # encoded data set, queued for the consumer (see dimse.qr_scu).
+        self._streams: dict[int, asyncio.Queue[StreamItem | BaseException]] = {}
         self._pending_requests: collections.deque[MessageComplete] = collections.deque()
         self._answering: asyncio.Future[None] | None = None
         self._established: asyncio.Future[NegotiatedAssociation] = self._loop.create_future()
@@ -125,7 +128,8 @@ class Association:
         self._artim_at: float | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._last_activity = self._loop.time()
-        self.cancelled: set[int] = set()
+        self.cancelled: set[int] = set()  # Message IDs of the peer's requests it cancelled
+        self._open_requests: set[int] = set()  # the peer's requests not yet answered
         self._handling = False  # the worker is answering a request of the peer's
         self._awaiting = 0  # requests sent whole whose response is awaited
         self._idle_taken = 0  # bytes the transport had handed on at the last idle check
@@ -284,10 +288,16 @@ class Association:
         if self.handlers.has(EVT_DIMSE_RECV):
             self.handlers.notify(self, EVT_DIMSE_RECV, message=message)
         if isinstance(message, Response):
-            self._on_response(message)
+            self._on_response(message, event.dataset)
         elif isinstance(message, CCancelRQ):
-            self.cancelled.add(message.message_id_being_responded_to)
+            # Only a request still open can be cancelled: a late C-CANCEL must not
+            # cancel a later request that reuses the Message ID.
+            cancelled = message.message_id_being_responded_to
+            if cancelled in self._open_requests:
+                self.cancelled.add(cancelled)
         else:
+            if isinstance(message, Request):
+                self._open_requests.add(message.message_id)
             self._pending_requests.append(event)
             if not self._handling:
                 self._answer_pending()
@@ -295,7 +305,7 @@ class Association:
     def _on_command(self, event: CommandComplete) -> None:
         pass  # datasets are routed by sink_for; the whole message follows
 
-    def _on_response(self, response: Response) -> None:
+    def _on_response(self, response: Response, dataset: bytes | None = None) -> None:
         try:
             routed = self._router.route(response)
         except ProtocolError as exc:
@@ -305,9 +315,11 @@ class Association:
         message_id = routed.request.message_id
         stream = self._streams.get(message_id)
         if stream is not None:
-            stream.put_nowait(response)
+            stream.put_nowait((response, dataset))
             if routed.final:
+                # The operation is over whether or not anyone still reads the stream.
                 del self._streams[message_id]
+                self._operations.release()
             return
         waiter = self._waiting.pop(message_id, None)
         if waiter is not None and not waiter.done():
@@ -362,6 +374,7 @@ class Association:
         self._waiting.clear()
         for stream in self._streams.values():
             stream.put_nowait(error)
+            self._operations.release()  # a request waiting for the slot then gets the error
         self._streams.clear()
         self._pending_requests.clear()
         self._ended.set_result(None)
@@ -599,6 +612,10 @@ class Association:
         except Exception:
             LOGGER.exception("unexpected error answering %s; aborting", item.message.name)
             self.abort()
+        finally:
+            message_id = getattr(item.message, "message_id", None)
+            self._open_requests.discard(message_id)
+            self.cancelled.discard(message_id)
 
     def send_response(
         self, context_id: int, response: Response, dataset: bytes | None = None
@@ -609,16 +626,46 @@ class Association:
             raise UsageError(f"presentation context {context_id} was not accepted")
         self._send(context, response, dataset)
 
-    async def responses(self, message_id: int) -> AsyncIterator[Response]:
-        """Iterate the responses of a multi-response request (C-FIND/C-GET/C-MOVE)."""
-        stream = self._streams.setdefault(message_id, asyncio.Queue())
-        while True:
-            item = await stream.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if not item.is_pending:
-                return
+    # -- Query/Retrieve SCU (dimse.qr_scu) ---------------------------------------------------
+    def send_c_find(
+        self,
+        identifier: Dataset,
+        query_model: str,
+        msg_id: int | None = None,
+        priority: Priority | int = Priority.MEDIUM,
+    ) -> ResponseStream:
+        """C-FIND: ``async for rsp, identifier in assoc.send_c_find(ds, "S")``."""
+        return start_request(self, "C-FIND", identifier, query_model, msg_id, priority)
+
+    def send_c_get(
+        self,
+        identifier: Dataset,
+        query_model: str,
+        msg_id: int | None = None,
+        priority: Priority | int = Priority.MEDIUM,
+    ) -> ResponseStream:
+        """C-GET; the C-STORE sub-operations arrive on this association (EVT_C_STORE)."""
+        return start_request(self, "C-GET", identifier, query_model, msg_id, priority)
+
+    def send_c_move(
+        self,
+        identifier: Dataset,
+        move_aet: str,
+        query_model: str,
+        msg_id: int | None = None,
+        priority: Priority | int = Priority.MEDIUM,
+    ) -> ResponseStream:
+        """C-MOVE to the AE titled ``move_aet`` (the SCP must know its address)."""
+        return start_request(
+            self, "C-MOVE", identifier, query_model, msg_id, priority, move_aet=move_aet
+        )
+
+    async def send_c_cancel(
+        self, msg_id: int, context_id: int | None = None, query_model: str | None = None
+    ) -> bool:
+        """C-CANCEL an outstanding C-FIND/GET/MOVE; keep iterating its responses to the
+        final (Cancel) one. False if it had already completed (nothing was sent)."""
+        return await send_cancel(self, msg_id, context_id)
 
 
 class _DiscardSink:
@@ -644,7 +691,3 @@ _HANDLERS: dict[type, Callable[[Association, Any], None]] = {
     PeerAborted: Association._on_peer_aborted,
     Closed: Association._on_closed,
 }
-
-
-def path_of(source: StoreSource) -> Path | None:
-    return None if isinstance(source, Dataset) else Path(source)

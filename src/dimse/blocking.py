@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 import threading
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dimse.errors import AssociationAborted, AssociationRejected, DimseError, UsageError
 from dimse.evt import HandlerBinding
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from dimse.ae import AE, Server
     from dimse.association import Association, StoreSource
     from dimse.messages import CEchoRSP, CStoreRSP, Response
     from dimse.negotiation import AcceptedContext, RejectedContext
+    from dimse.qr_scu import ResponseStream
+
+QRResponses = Iterator[tuple["Response", "Dataset | None"]]
 
 __all__ = ["BlockingAssociation", "ThreadedServer", "run"]
 
@@ -129,6 +134,47 @@ class BlockingAssociation:
     ) -> CStoreRSP:
         return run(self.assoc.send_c_store(dataset, msg_id, **kwargs))
 
+    # Query/Retrieve: the request is sent before these return (as pynetdicom does), so
+    # send_c_cancel(msg_id) works at once; iterate the generator to the final response.
+    def send_c_find(
+        self, identifier: Dataset, query_model: str, msg_id: int | None = None, **kwargs: Any
+    ) -> QRResponses:
+        """``for response, identifier in assoc.send_c_find(ds, "P"): ...``"""
+        assoc = self.assoc
+        return self._responses(lambda: assoc.send_c_find(identifier, query_model, msg_id, **kwargs))
+
+    def send_c_get(
+        self, identifier: Dataset, query_model: str, msg_id: int | None = None, **kwargs: Any
+    ) -> QRResponses:
+        """C-GET; sub-operations reach the EVT_C_STORE handler bound to this association
+        (or the AE's store_sink) on the background loop meanwhile."""
+        assoc = self.assoc
+        return self._responses(lambda: assoc.send_c_get(identifier, query_model, msg_id, **kwargs))
+
+    def send_c_move(
+        self,
+        identifier: Dataset,
+        move_aet: str,
+        query_model: str,
+        msg_id: int | None = None,
+        **kwargs: Any,
+    ) -> QRResponses:
+        assoc = self.assoc
+        return self._responses(
+            lambda: assoc.send_c_move(identifier, move_aet, query_model, msg_id, **kwargs)
+        )
+
+    def send_c_cancel(
+        self, msg_id: int, context_id: int | None = None, query_model: str | None = None
+    ) -> bool:
+        return run(self.assoc.send_c_cancel(msg_id, context_id, query_model))
+
+    def _responses(self, make: Callable[[], ResponseStream]) -> QRResponses:
+        async def _start() -> ResponseStream:
+            return await make().start()  # built and sent on the loop's thread
+
+        return self._iterate(run(_start()))
+
     def release(self) -> None:
         if self._assoc is not None:
             run(self._assoc.release())
@@ -143,7 +189,7 @@ class BlockingAssociation:
 
             run(_abort())
 
-    def _iterate(self, agen: Any) -> Iterator[Response]:
+    def _iterate(self, agen: Any) -> Iterator[Any]:
         loop = _background_loop()
         while True:
             try:

@@ -152,7 +152,21 @@ class Event:
     # pynetdicom spelling
     @property
     def identifier(self) -> Dataset:
+        """The C-FIND/C-GET/C-MOVE request's Identifier, decoded on first access."""
         return self.dataset
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the peer sent a C-CANCEL for this request (C-FIND/GET/MOVE): a
+        handler that works long between yields can stop early (checked live)."""
+        message_id = getattr(self.request, "message_id", None)
+        return message_id is not None and message_id in self.assoc.cancelled
+
+    @property
+    def move_destination(self) -> str | None:
+        """The C-MOVE request's Move Destination AE title (None for other events)."""
+        value = getattr(self.request, "move_destination", None)
+        return str(value).strip() if value is not None else None
 
     def encoded_file(self) -> BytesIO:
         """The dataset as a whole PS3.10 file in memory (meta + bytes as received)."""

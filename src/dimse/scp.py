@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dimse import service_classes
+from dimse import service_classes, sop_classes
 from dimse._service_base import ServiceClass
 from dimse.errors import DatasetDecodeError
 from dimse.evt import EVT_C_ECHO, EVT_C_STORE, Event, EventType
@@ -107,6 +107,10 @@ def unrecognized_operation(cls: type[ServiceClass] | None, dimse: str) -> int:
 
 
 async def run_scp(service: ServiceClass, req: Any, context: AcceptedContext, received: Any) -> None:
+    if req.dimse not in _BEHAVIOUR:
+        # C-FIND, C-GET and C-MOVE register themselves on import (they build on this
+        # module, so they cannot be imported while it loads).
+        from dimse import scp_move, scp_qr  # noqa: F401
     behaviour = _BEHAVIOUR.get(req.dimse)
     assoc: Association = service.assoc
     if behaviour is None:
@@ -114,12 +118,30 @@ async def run_scp(service: ServiceClass, req: Any, context: AcceptedContext, rec
         code = unrecognized_operation(type(service), req.dimse)
         assoc.send_response(context.context_id, req.response(code))
         return
-    if req.affected_sop_class_uid.rstrip("\x00") != context.abstract_syntax.rstrip("\x00"):
-        # PS3.7 9.1: the SOP class must be the one the context was negotiated for.
+    sop_class = req.affected_sop_class_uid.rstrip("\x00")
+    if sop_class != context.abstract_syntax.rstrip("\x00") or not model_allows(
+        type(service), req.dimse, context.abstract_syntax
+    ):
+        # PS3.7 9.1: the SOP class must be the one the context was negotiated for, and
+        # (PS3.4 C.4) an information model offers only its own DIMSE service.
         code = service.status_code("SOP_CLASS_NOT_SUPPORTED", req.dimse)
         assoc.send_response(context.context_id, req.response(code))
         return
     await behaviour(service, req, context, received)
+
+
+def model_allows(cls: type[ServiceClass], dimse: str, abstract_syntax: str) -> bool:
+    """True if the class's DIMSE usage lists ``dimse`` for the context's SOP class (the
+    "Patient Root ... - Move" model takes C-MOVE, not C-FIND); classes whose usage names
+    no model (Storage, Verification) take their services on any of their classes."""
+    models = {u.model.casefold() for u in cls.dimse_usage if u.service == dimse and u.model}
+    if not models:
+        return True
+    try:
+        name = sop_classes.info(abstract_syntax.rstrip("\x00")).name
+    except KeyError:
+        return False
+    return name.casefold() in models
 
 
 async def call_handler(
@@ -206,5 +228,5 @@ _BEHAVIOUR: dict[str, _Behaviour] = {"C-ECHO": _c_echo, "C-STORE": _c_store}
 
 
 def register_behaviour(dimse: str, behaviour: _Behaviour) -> None:
-    """Install the SCP behaviour of a DIMSE service (C-FIND/GET/MOVE modules do)."""
+    """Install the SCP behaviour of a DIMSE service (dimse.scp_qr and scp_move do)."""
     _BEHAVIOUR[dimse] = behaviour

@@ -443,11 +443,17 @@ def test_store_sink_failure_is_out_of_resources(tmp_path: Path, problem: str) ->
     assert not out.exists() or listing(out) == []
 
 
-def test_dimse_service_without_behaviour_gets_a_failure_status() -> None:
+def test_dimse_service_without_behaviour_gets_a_failure_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A C-FIND on a context whose service class has no C-FIND behaviour installed is
-    answered with a failure status, not an abort."""
+    answered with a failure status, not an abort (dimse.scp_qr installs one: it is
+    taken away here)."""
+    from dimse import scp, scp_move, scp_qr  # noqa: F401 - loaded, so not reinstalled
     from dimse.messages import CFindRQ
     from dimse.sop_classes import ProtocolApprovalInformationModelFind as PA_FIND
+
+    monkeypatch.delitem(scp._BEHAVIOUR, "C-FIND")
 
     scp = scp_ae()
     scp.add_supported_context(PA_FIND)
