@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.options.sessions = ["lint", "types", "tests", "check-generated"]
@@ -15,9 +18,23 @@ def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
+def _ensure_dcmtk(session: nox.Session) -> None:
+    """The interop tests run dcmtk's tools: install Debian's dcmtk when it is missing
+    and we may (root with apt-get); otherwise those tests say they were skipped."""
+    if shutil.which("storescp", path="/usr/bin") or not shutil.which("apt-get"):
+        return
+    if os.geteuid() != 0:
+        session.warn("dcmtk is not installed; run: sudo apt-get install dcmtk")
+        return
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "dcmtk", external=True)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole pytest suite (unit, golden, corpus; interop once peers exist)."""
+    """The whole pytest suite: unit, golden, corpus, protocol, runtime, apps, interop
+    with dcmtk and pynetdicom over 127.0.0.1."""
+    _ensure_dcmtk(session)
     session.install("-e", ".", *_group("test"))
     session.run("pytest", *session.posargs)
 
