@@ -109,6 +109,9 @@ class AE:
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
         self.store_sink: Callable[[Association, Message, int], SinkChoice] | None = None
+        # C-GET/C-MOVE SCP: a pending response after every n sub-operations (1: after
+        # each, as pynetdicom; 0: none - PS3.4 C.4.2.3/C.4.3.3 make them optional).
+        self.pending_every = 1
         self.active_associations: set[Association] = set()
 
     # -- contexts --------------------------------------------------------------------------

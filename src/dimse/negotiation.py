@@ -114,12 +114,19 @@ def _check_context_ids(
         seen.add(cid)
 
 
-def _roles_by_class(items: Iterable[RoleSelection], where: str) -> dict[str, RoleSelection]:
-    """One role selection item per SOP class (PS3.7 D.3.3.4); a second one is ambiguous."""
+def _roles_by_class(
+    items: Iterable[RoleSelection], where: str, *, identical_ok: bool = False
+) -> dict[str, RoleSelection]:
+    """One role selection item per SOP class (PS3.7 D.3.3.4); a second one is ambiguous,
+    unless ``identical_ok`` and it says the same (dcmtk's dcmqrscp answers one per
+    presentation context of the class)."""
     roles: dict[str, RoleSelection] = {}
     for item in items:
         uid = uid_key(item.sop_class_uid)
         if uid in roles:
+            first = roles[uid]
+            if identical_ok and (first.scu_role, first.scp_role) == (item.scu_role, item.scp_role):
+                continue
             raise ProtocolError(
                 "two SCP/SCU role selection items for one SOP class",
                 where=f"{where} SCP/SCU role selection sub-item ({uid})",
@@ -385,10 +392,11 @@ def negotiate_as_requestor(rq: AAssociateRQ, ac: AAssociateAC) -> NegotiatedAsso
     :class:`ProtocolError`, naming the item, when the AC answers a context ID we did not
     propose or one twice, uses an undefined result, accepts a transfer syntax not offered
     for that context, returns a role selection for a SOP class we sent none for (PS3.7
-    D.3.3.4 "shall be omitted"), or a user identity response we never asked for (D.3.3.7).
-    Tolerated, as PS3.8/PS3.7 say not to test them or the outcome stays unambiguous: AE
-    titles and rejected contexts' transfer syntax (PS3.8 9.3.3), a role granted that we
-    did not propose (ignored, D.3.3.4), an unanswered context (taken as result 2),
+    D.3.3.4 "shall be omitted") or two that disagree, or a user identity response we
+    never asked for (D.3.3.7). Tolerated, as PS3.8/PS3.7 say not to test them or the
+    outcome stays unambiguous: AE titles and rejected contexts' transfer syntax (PS3.8
+    9.3.3), a role granted that we did not propose (ignored, D.3.3.4), the same role
+    selection repeated for a class, an unanswered context (taken as result 2),
     extended negotiation replies for classes we did not ask about (dropped).
     """
     where = "A-ASSOCIATE-AC"
@@ -396,7 +404,7 @@ def negotiate_as_requestor(rq: AAssociateRQ, ac: AAssociateAC) -> NegotiatedAsso
     ours = rq.user_information
     theirs = ac.user_information
     asked = _roles_by_class(all_items(ours, RoleSelection), "A-ASSOCIATE-RQ")
-    granted = _roles_by_class(all_items(theirs, RoleSelection), where)
+    granted = _roles_by_class(all_items(theirs, RoleSelection), where, identical_ok=True)
     for uid in granted:
         if uid not in asked:
             raise ProtocolError(

@@ -12,8 +12,9 @@ C-GET (a dataset may also be a PS3.10 file path, sent without decoding). ``kwarg
 
 Unless ``contexts`` is given, the store association proposes what the coming datasets
 need: the handler is read ahead (up to :data:`LOOKAHEAD` items) and each SOP class met
-gets a context with the uncompressed syntaxes, plus one per compressed syntax a
-dataset or file is in, at most 128 contexts. A dataset of a class not proposed on the
+gets a context with the uncompressed syntaxes, plus one per syntax a dataset or file
+is in (so that it travels as its bytes are, whatever the acceptor prefers in a context
+of several), at most 128 contexts. A dataset of a class not proposed on the
 open association releases it and opens another for the classes read ahead from there.
 Memory so holds the look-ahead, never the whole result, and any number of SOP classes
 can be moved. A destination that cannot be reached fails the remaining
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
 
 from dimse._negotiation_model import check_ae_title
 from dimse._service_base import ServiceClass
@@ -41,6 +41,7 @@ from dimse.negotiation import (
     MAX_PRESENTATION_CONTEXTS,
     RequestedContext,
 )
+from dimse.part10 import is_valid_uid
 from dimse.scp import register_behaviour
 from dimse.scp_qr import (
     END,
@@ -115,7 +116,7 @@ def destination(service: ServiceClass, req: Request, item: Any) -> Destination |
 
 
 def store_key(source: object) -> tuple[str, str | None] | None:
-    """(SOP class, compressed transfer syntax or None) of a dataset or file; None if
+    """(SOP class, its own transfer syntax or None) of a dataset or file; None if
     neither can be read (the sub-operation then fails)."""
     if isinstance(source, Dataset):
         sop_class = getattr(source, "SOPClassUID", None)
@@ -131,16 +132,13 @@ def store_key(source: object) -> tuple[str, str | None] | None:
         sop_class, syntax = found.sop_class_uid, found.transfer_syntax_uid
     if not sop_class:
         return None
-    try:
-        compressed = syntax is not None and UID(str(syntax)).is_compressed
-    except ValueError:
-        compressed = False
-    return str(sop_class), str(syntax) if compressed else None
+    syntax = str(syntax).rstrip("\x00") if syntax else None
+    return str(sop_class), syntax if syntax and is_valid_uid(syntax) else None
 
 
 def contexts_for(keys: list[tuple[str, str | None]]) -> tuple[list[RequestedContext], set[Any]]:
     """Contexts for the keys in order, within 128: each class with the uncompressed
-    syntaxes, and each compressed syntax in a context of its own."""
+    syntaxes, and each syntax of a dataset or file in a context of its own."""
     contexts: dict[tuple[str, str | None], RequestedContext] = {}
     covered: set[Any] = set()
     for sop_class, syntax in keys:

@@ -343,13 +343,15 @@ async def retrieve(
     counts: Counts,
     store: StoreOne,
 ) -> None:
-    """Run the sub-operations the handler yields, with a pending response after each,
-    and send the final response: the handler's own final status, Cancel, or the one
-    the counts give (PS3.4 C.4.3.3.1: Success, Warning 0xB000 with the failed UIDs, or
-    0xA702 when every sub-operation failed). Faults end it with their status."""
+    """Run the sub-operations the handler yields, with a pending response after each
+    (or every ``AE.pending_every``), and send the final response: the handler's own
+    final status, Cancel, or the one the counts give (PS3.4 C.4.3.3.1: Success, Warning
+    0xB000 with the failed UIDs, or 0xA702 when every sub-operation failed). Faults end
+    it with their status."""
     assoc, dimse = service.assoc, req.dimse
     identifier: Dataset | None = None
     fields: dict[str, Any] = {}
+    every = int(getattr(assoc.ae, "pending_every", 1))  # AE.pending_every
     try:
         while True:
             if req.message_id in assoc.cancelled:
@@ -376,7 +378,9 @@ async def retrieve(
                 counts.record(None, None)
             else:
                 counts.record(await store(source), source)
-            respond(assoc, context, req, holder.Status, **counts.fields(remaining=True))
+            done = counts.completed + counts.failed + counts.warning
+            if every and done % every == 0:
+                respond(assoc, context, req, holder.Status, **counts.fields(remaining=True))
             await breathe(assoc)
     except Fault as fault:
         final = fault.code

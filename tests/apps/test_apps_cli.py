@@ -28,9 +28,9 @@ def test_dispatcher_lists_apps_and_version(launcher: str) -> None:
 
 
 def test_dispatcher_rejects_unknown_app_and_no_app() -> None:
-    unknown = run(["movescu"])
+    unknown = run(["nosuchscu"])
     assert unknown.returncode == 2
-    assert "unknown app 'movescu'" in unknown.stderr
+    assert "unknown app 'nosuchscu'" in unknown.stderr
     assert run([]).returncode == 2
 
 

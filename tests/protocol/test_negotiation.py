@@ -722,7 +722,7 @@ REQUEST = build_association_request(
         ((pc_ac(3, 0, IVRLE),), (RoleSelection(FIND, True, False),), "role", FIND),
         (
             (pc_ac(1, 0, JPEG),),
-            (RoleSelection(CT, False, True), RoleSelection(CT, False, True)),
+            (RoleSelection(CT, False, True), RoleSelection(CT, True, False)),
             "two SCP/SCU",
             CT,
         ),
@@ -746,6 +746,7 @@ def test_requestor_tolerates_what_is_not_tested() -> None:
         REQUEST,
         (pc_ac(1, 0, JPEG + "\0"),),  # context 3 unanswered
         RoleSelection(CT, True, True),  # SCU granted though only SCP was proposed
+        RoleSelection(CT, True, True),  # repeated, the same (dcmqrscp: one per context)
         ImplementationClassUID("1.9.9\0"),
         ImplementationVersionName("PEER_1"),
     )

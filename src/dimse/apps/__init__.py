@@ -19,6 +19,10 @@ APPS = {
     "echoscp": "Verification SCP: answer C-ECHO",
     "storescu": "Storage SCU: send DICOM files or directories with C-STORE",
     "storescp": "Storage SCP: receive instances with C-STORE into a directory",
+    "findscu": "Query/Retrieve SCU: query with C-FIND, print the matches as a table",
+    "getscu": "Query/Retrieve SCU: retrieve instances with C-GET into a directory",
+    "movescu": "Query/Retrieve SCU: have instances sent to an AE with C-MOVE",
+    "qrscp": "Query/Retrieve SCP: store, index, and answer C-FIND/C-GET/C-MOVE",
 }
 
 

@@ -16,7 +16,7 @@ import socket
 import ssl
 import sys
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +213,7 @@ async def connect(
     handlers: list[HandlerBinding],
     tls: ssl.SSLContext | None,
     contexts: Any = None,
+    ext_neg: Mapping[str, bytes] | None = None,
 ) -> Association:
     """associate_async, with every expected failure turned into an AppError."""
     where = format_address(args.addr, args.port)
@@ -224,6 +225,7 @@ async def connect(
             args.called_aet,
             evt_handlers=handlers,
             contexts=contexts,
+            ext_neg=ext_neg,
             tls=tls,
             bind_address=bind,
         )

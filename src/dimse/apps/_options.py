@@ -86,7 +86,7 @@ def wrap(text: str, indent: str = "") -> str:
 
 
 # -- option groups -------------------------------------------------------------------------
-def add_general_options(parser: argparse.ArgumentParser, app: str) -> None:
+def add_general_options(parser: argparse.ArgumentParser, app: str) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("General Options")
     group.add_argument(
         "--version",
@@ -114,6 +114,7 @@ def add_general_options(parser: argparse.ArgumentParser, app: str) -> None:
         choices=sorted(LEVELS),
         help="use level l for the logger (critical, error, warn, info, debug); overrides -q/-v/-d",
     )
+    return group
 
 
 def add_network_options(
