@@ -74,5 +74,5 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/codegen_bench.py")
     session.run("python", "benchmarks/protocol_bench.py")
     # dimse vs pynetdicom vs dcmtk over loopback (needs dcmtk: .ci/run installs it).
-    session.install("pynetdicom>=2.1")
+    session.install("pynetdicom>=2.1", "sqlalchemy>=2.0")  # sqlalchemy: pynetdicom's qrscp
     session.run("python", "benchmarks/network_bench.py", *session.posargs)

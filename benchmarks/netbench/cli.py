@@ -22,9 +22,22 @@ from pathlib import Path
 from . import __doc__ as OVERVIEW
 from .data import ensure_corpus
 from .procs import PLACEMENT, ForeignCpu, kill_all_started
+from .qr_tools import QrTool, make_qr_tools
+from .qr_workloads import bench_qr, prepare_qr, qr_labels
 from .report import environment, print_report, summarize
-from .settings import BUSY_SHARE, FULL, QUICK, ROOT, W1_SHAPE, W2_SHAPE, WORKLOADS, MiB, Sizes
-from .tools import API_LOOPS, Tool, find_dimse_apps, make_tools
+from .settings import (
+    BUSY_SHARE,
+    FULL,
+    QR_WORKLOADS,
+    QUICK,
+    ROOT,
+    W1_SHAPE,
+    W2_SHAPE,
+    WORKLOADS,
+    MiB,
+    Sizes,
+)
+from .tools import API_LOOPS, Tool, dimse_command, find_dimse_apps, make_tools
 from .workloads import (
     Context,
     bench_assoc_api,
@@ -43,7 +56,7 @@ def rotated(items: Sequence[str], run: int) -> list[str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=OVERVIEW.split("\n\n")[0] if OVERVIEW else None)
     p.add_argument("--quick", action="store_true", help="small N for a smoke run")
-    p.add_argument("--only", default="", help="comma list of W1..W5 (W5 runs W2)")
+    p.add_argument("--only", default="", help="comma list of W1..W5, Q1..Q3 (W5 runs W2)")
     p.add_argument("--runs", type=int, default=3, help="runs per tool (default 3)")
     p.add_argument("--json", type=Path, help="also save the results here")
     p.add_argument("--tools", default="", help="comma list: dcmtk,pynetdicom,dimse,dimse-fsync")
@@ -51,6 +64,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--w2", type=int, help="override N for W2")
     p.add_argument("--w3", type=int, help="override N for W3")
     p.add_argument("--w4", type=int, help="override N for W4")
+    p.add_argument("--q1", type=int, help="override the number of C-FIND matches (Q1)")
+    p.add_argument("--q2", type=int, help="override the instances retrieved by Q2 and Q3")
     p.add_argument(
         "--data-dir",
         type=Path,
@@ -87,7 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     base = QUICK if args.quick else FULL
     sizes = Sizes(
-        w1=args.w1 or base.w1, w2=args.w2 or base.w2, w3=args.w3 or base.w3, w4=args.w4 or base.w4
+        w1=args.w1 or base.w1,
+        w2=args.w2 or base.w2,
+        w3=args.w3 or base.w3,
+        w4=args.w4 or base.w4,
+        q1=args.q1 or base.q1,
+        q2=args.q2 or base.q2,
     )
     only = {w.strip().upper() for w in args.only.split(",") if w.strip()} or set(WORKLOADS)
     unknown = only - set(WORKLOADS)
@@ -108,13 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad_tools = set(wanted) - {"dcmtk", "pynetdicom", "dimse", "dimse-fsync"}
     if bad_tools:
         raise SystemExit(f"unknown tool(s): {', '.join(sorted(bad_tools))}")
-    notes: list[str] = [f"{t.label}: {t.note}" for t in tools.values() if t.key in wanted]
+    store_bench = bool(only - set(QR_WORKLOADS))  # any of W1..W5
+    notes: list[str] = [
+        f"{t.label}: {t.note}" for t in tools.values() if t.key in wanted and store_bench
+    ]
     if args.pin != "none":
         notes.append(
             f"--pin {args.pin}: servers on CPU {sorted(PLACEMENT['server'] or [])}, "
             f"clients on CPU {sorted(PLACEMENT['client'] or [])}"
         )
-    if why_not:
+    if why_not and store_bench:
         notes.append(f"dimse apps missing, their rows are skipped: {why_not}")
     store_keys = [k for k in tools if k in wanted and tools[k].has("storescp", "storescu")]
     echo_keys = [
@@ -123,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if k in wanted and k != "dimse-fsync" and tools[k].has("storescp", "echoscu")
     ]
     scp_keys = [k for k in tools if k in wanted and tools[k].has("storescp")]
+    qr_tools: dict[str, QrTool] = {}
+    if only & set(QR_WORKLOADS):
+        qr_cmd = dimse_cmd or dimse_command()
+        qr_tools, qr_notes = make_qr_tools(args.dcmtk_bin, qr_cmd, wanted)
+        notes += qr_notes + [f"{t.label}: {t.note}" for t in qr_tools.values()]
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="dimse-netbench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -135,12 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "only": sorted(only),
         "quick": args.quick,
         "notes": notes,
+        "qr_labels": qr_labels(qr_tools),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     print(f"work dir {work}; data cache {args.data_dir}", file=sys.stderr)
     began = time.perf_counter()
     try:
         run_all(ctx, args, only, tools, store_keys, echo_keys, scp_keys, notes)
+        run_qr(ctx, args, only, qr_tools, notes)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -246,6 +276,36 @@ def run_all(
                 api = next(a for a in apis if a.key == api_key)
                 ctx.add(partial(bench_assoc_api, ctx, api, tools[api.scp_tool], run))
         done("W4")
+
+
+def run_qr(
+    ctx: Context,
+    args: argparse.Namespace,
+    only: set[str],
+    tools: dict[str, QrTool],
+    notes: list[str],
+) -> None:
+    """Q1-Q3: load the study into each Q/R SCP once (not timed), then alternate the tools
+    run by run, each SCP with its own tool's SCU and then with the common client."""
+    workloads = [w for w in QR_WORKLOADS if w in only]
+    if not workloads or not tools:
+        return
+    print("Q1-Q3: loading the study into each Q/R SCP", file=sys.stderr)
+    setup = prepare_qr(ctx, args.data_dir, tools, args.dcmtk_bin, notes)
+    if setup is None:
+        return
+    keys = [k for k in tools if k in setup.stores]
+    for workload in workloads:
+        print(workload, file=sys.stderr)
+        watch = ForeignCpu()
+        for run in range(max(1, args.runs)):
+            for common in (False, True):
+                for key in rotated(keys, run):
+                    tool = tools[key]
+                    if workload in tool.skip or not (common or tool.variant_of is None):
+                        continue
+                    ctx.add(partial(bench_qr, ctx, workload, tool, common, run, setup))
+        ctx.load[workload] = watch.stop()
 
 
 if __name__ == "__main__":

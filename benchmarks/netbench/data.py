@@ -24,7 +24,15 @@ class Corpus:
     total_bytes: int
 
 
-def _write_instance(path: Path, uid: str, number: int, rows: int, cols: int, tag: str) -> None:
+def _write_instance(
+    path: Path,
+    uid: str,
+    number: int,
+    rows: int,
+    cols: int,
+    tag: str,
+    study_series: tuple[str, str] | None = None,
+) -> None:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
@@ -36,8 +44,11 @@ def _write_instance(path: Path, uid: str, number: int, rows: int, cols: int, tag
     ds.file_meta = meta
     ds.SOPClassUID = CT_IMAGE_STORAGE
     ds.SOPInstanceUID = uid
-    ds.StudyInstanceUID = generate_uid(prefix=None, entropy_srcs=["netbench-study", tag])
-    ds.SeriesInstanceUID = generate_uid(prefix=None, entropy_srcs=["netbench-series", tag])
+    if study_series is not None:  # the Q/R set: one study, given series
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_series
+    else:  # (prefix=None ignores the entropy: random UIDs, as the W sets always had)
+        ds.StudyInstanceUID = generate_uid(prefix=None, entropy_srcs=["netbench-study", tag])
+        ds.SeriesInstanceUID = generate_uid(prefix=None, entropy_srcs=["netbench-series", tag])
     ds.Modality = "CT"
     ds.PatientName = "Bench^Network"
     ds.PatientID = "NETBENCH"

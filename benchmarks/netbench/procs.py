@@ -17,6 +17,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +50,11 @@ def kill_all_started() -> None:
 
 
 def _spawn(
-    argv: Sequence[str], env: dict[str, str], log: Path, role: str = "client"
+    argv: Sequence[str],
+    env: dict[str, str],
+    log: Path,
+    role: str = "client",
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     cpus = PLACEMENT.get(role)
 
@@ -64,6 +69,7 @@ def _spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=place if cpus is not None else None,
         )
@@ -96,13 +102,15 @@ class ClientRun:
         return f"{what}" + (f": {tail}" if tail else "")
 
 
-def run_client(argv: Sequence[str], env: dict[str, str], log: Path, timeout: float) -> ClientRun:
+def run_client(
+    argv: Sequence[str], env: dict[str, str], log: Path, timeout: float, cwd: Path | None = None
+) -> ClientRun:
     """Run one client to completion (bounded by ``timeout``); wall time includes exec."""
     with open(log, "ab") as out:
         out.write(f"$ {shlex.join(argv)}\n".encode())
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = _spawn(argv, env, log)
+    proc = _spawn(argv, env, log, cwd=cwd)
     try:
         rc: int | None = proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -212,6 +220,81 @@ class Scp:
             return None
         match = re.search(r"^VmHWM:\s+(\d+)\s+kB", status, re.MULTILINE)
         return int(match.group(1)) / 1024 if match else None
+
+
+def _children(pid: int) -> list[int]:
+    """Child pids of ``pid`` (every thread's), zombies included, from /proc."""
+    kids: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                kids += [
+                    int(x) for x in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+                ]
+    return kids
+
+
+def _cpu_of(pid: int, reaped: bool) -> float:
+    """utime + stime of ``pid`` (+ cutime + cstime: its reaped children), seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = sum(int(f) for f in fields[11 : 15 if reaped else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _hwm_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+)\s+kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else None
+
+
+class GroupWatch:
+    """CPU time and peak RSS of a server together with the processes it forks.
+
+    dcmqrscp forks one child per association, which does the work and exits, so the
+    parent's own figures miss it. CPU: the parent's utime+stime plus its reaped
+    children's (cutime+cstime) plus the children still there (running or zombie).
+    Peak RSS: the highest VmHWM of the parent and of any child, children sampled every
+    ``interval`` s by a thread while ``watch()`` is active (a child's VmHWM is gone once
+    it exits). For a single-process server both are simply the process's own.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def cpu_seconds(self) -> float:
+        return _cpu_of(self.pid, True) + sum(_cpu_of(k, False) for k in _children(self.pid))
+
+    def _sample(self) -> None:
+        for pid in (self.pid, *_children(self.pid)):
+            hwm = _hwm_mib(pid)
+            if hwm is not None and (self.peak is None or hwm > self.peak):
+                self.peak = hwm
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> GroupWatch:
+        self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._sample()
 
 
 class ForeignCpu:

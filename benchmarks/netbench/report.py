@@ -269,11 +269,75 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             {"pynetdicom API": "pynetdicom-api"},
             ["dimse-api-async", "dimse-api-blocking"],
         )
+    _print_qr(summary, meta)
     notes = meta.get("notes")
     if isinstance(notes, list) and notes:
         print("\nNotes:")
         for note in notes:
             print(f"  - {note}")
+
+
+_QR_TITLES = {
+    "Q1": ("C-FIND, Study Root, IMAGE level under one series: {q1} matches", "matches/s"),
+    "Q2": ("C-GET of one series, {q2} instances of ~16.5 KiB, one request", "instances/s"),
+    "Q3": (
+        "C-MOVE of one series, {q2} instances of ~16.5 KiB, to a dcmtk storescp +B",
+        "instances/s",
+    ),
+}
+
+
+def _print_qr(summary: dict[str, dict[str, dict[str, object]]], meta: dict[str, object]) -> None:
+    """Q1-Q3, each twice: every tool's own SCU against its own SCP, then one client."""
+    sizes, labels = meta["sizes"], meta.get("qr_labels")
+    assert isinstance(sizes, dict) and isinstance(labels, dict)
+    keys = ["dcmtk", "pynetdicom", "dimse"]
+    columns = [
+        Column("plain", "plain"),
+        Column("steady", "steady"),
+        Column("steady_max", "best steady"),
+        Column("t_1", "t_1 s", 2),
+        Column("t_n", "t_N s", 2),
+        Column("scu_cpu", "SCU cpu s", 2),
+        Column("scp_cpu", "SCP cpu s", 2),
+        Column("scp_hwm_mib", "SCP MiB", 0),
+    ]
+    total = sizes["q1"] + sizes["q2"]
+    for workload, (what, unit) in _QR_TITLES.items():
+        if workload not in summary:
+            continue
+        title = f"{workload}: {what.format(**sizes)} ({total} instances in each SCP)"
+        own = [(k, str(labels.get(k, k))) for k in keys]
+        print_table(
+            f"{title}\n  {workload}a: each tool's own SCU -> its own Q/R SCP (wall time of the"
+            " SCU process, start-up included)",
+            f"{unit}, higher is better; t in s; SCP peak RSS in MiB",
+            own,
+            summary[workload],
+            columns,
+            ["plain", "steady", "steady_max", "scp_hwm_mib"],
+            {"dcmtk": "dcmtk", "pynetdicom": "pynetdicom"},
+            ["dimse"],
+        )
+        common = [
+            (k + "@api", str(labels.get(k + "@api", k)))
+            for k in ["dcmtk", "pynetdicom", "pynetdicom-nodelay", "dimse"]
+        ]
+        print_table(
+            f"{workload}b: one client for every SCP, dimse's asyncio API in-process (associate"
+            " .. release, imports excluded); only the SCP differs",
+            f"{unit}, higher is better; t in s; SCP peak RSS in MiB",
+            common,
+            summary[workload],
+            [c for c in columns if c.key != "scu_cpu"],
+            ["plain", "steady", "steady_max", "scp_cpu", "scp_hwm_mib"],
+            {
+                "dcmqrscp": "dcmtk@api",
+                "pynetdicom qrscp": "pynetdicom@api",
+                "pynetdicom +TCP_NODELAY": "pynetdicom-nodelay@api",
+            },
+            ["dimse@api"],
+        )
 
 
 def _version(argv: list[str]) -> str:

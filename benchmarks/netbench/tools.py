@@ -148,13 +148,11 @@ def _dimse_scp(dimse: list[str], extra: list[str]) -> Callable[[int, Path], list
     return lambda port, od: [*dimse, "storescp", str(port), "-od", str(od), *extra]
 
 
-def find_dimse_apps() -> tuple[list[str] | None, frozenset[str], str]:
-    """The dimse console script next to this interpreter and which of its apps work."""
-    script = Path(sys.executable).parent / "dimse"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "dimse"]
+def probe_apps(cmd: list[str], apps: tuple[str, ...]) -> tuple[set[str], list[str]]:
+    """Which of dimse's ``apps`` answer ``--help`` with a usage text, and why the others don't."""
     found: set[str] = set()
     missing: list[str] = []
-    for app in ("storescp", "storescu", "echoscu"):
+    for app in apps:
         try:
             done = subprocess.run(
                 [*cmd, app, "--help"], capture_output=True, timeout=60, check=False
@@ -168,6 +166,19 @@ def find_dimse_apps() -> tuple[list[str] | None, frozenset[str], str]:
         else:
             last = text.splitlines()[-1] if text else f"exit status {done.returncode}"
             missing.append(f"{app}: {last}")
+    return found, missing
+
+
+def dimse_command() -> list[str]:
+    """The dimse console script next to this interpreter, else ``python -m dimse``."""
+    script = Path(sys.executable).parent / "dimse"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dimse"]
+
+
+def find_dimse_apps() -> tuple[list[str] | None, frozenset[str], str]:
+    """The dimse console script next to this interpreter and which of its apps work."""
+    cmd = dimse_command()
+    found, missing = probe_apps(cmd, ("storescp", "storescu", "echoscu"))
     if "storescp" not in found:
         return None, frozenset(), "; ".join(missing)
     return cmd, frozenset(found), "; ".join(missing)

@@ -65,14 +65,36 @@ def same_dataset(sent: Path, received: Path) -> bool:
                 return True
 
 
+def transfer_syntax(path: Path) -> str:
+    from pydicom import dcmread
+
+    meta = dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).file_meta
+    return str(meta.get("TransferSyntaxUID", ""))
+
+
+def same_content(sent: Path, received: Path) -> bool:
+    """The data sets decode to equal elements (for an SCP that changed the encoding)."""
+    from pydicom import dcmread
+
+    a, b = dcmread(sent), dcmread(received)
+    tags = list(a.keys())
+    return tags == list(b.keys()) and all(a[tag].value == b[tag].value for tag in tags)
+
+
 def _uid_from_name(name: str) -> str:
     """dcmtk and pynetdicom name files ``CT.<uid>``; dimse ``<uid>`` (maybe + ``.dcm``)."""
     name = re.sub(r"^[A-Za-z]+\.", "", name)
     return name.removesuffix(".dcm")
 
 
-def verify_received(received: Path, corpus: Corpus, samples: int) -> str | None:
-    """None when every instance arrived and the sampled ones are identical; else why not."""
+def verify_received(
+    received: Path, corpus: Corpus, samples: int, transcoded: list[str] | None = None
+) -> str | None:
+    """None when every instance arrived and the sampled ones are identical; else why not.
+
+    With a ``transcoded`` list, a sample that arrived in another transfer syntax counts
+    if its data set decodes to the same elements; the syntax is added to the list.
+    """
     files = [p for p in received.rglob("*") if p.is_file()]
     by_uid = {_uid_from_name(p.name): p for p in files}
     if len(files) != len(corpus.files):
@@ -83,6 +105,12 @@ def verify_received(received: Path, corpus: Corpus, samples: int) -> str | None:
     n = len(corpus.files)
     picks = sorted({0, n // 2, n - 1, *random.Random(n).sample(range(n), min(n, samples))})
     for i in picks[: max(samples, 1)]:
-        if not same_dataset(corpus.files[i], by_uid[corpus.uids[i]]):
-            return f"data set of {corpus.files[i].name} differs after the File Meta group"
+        sent, got = corpus.files[i], by_uid[corpus.uids[i]]
+        if same_dataset(sent, got):
+            continue
+        syntax = transfer_syntax(got)
+        if transcoded is not None and syntax != transfer_syntax(sent) and same_content(sent, got):
+            transcoded.append(syntax)
+            continue
+        return f"data set of {sent.name} differs after the File Meta group"
     return None
