@@ -48,6 +48,7 @@ from dimse.qr import (
     model_for,
 )
 from dimse.scp import service_class_for
+from dimse.statuses import VerificationStatus
 
 __all__ = ["QRHandlers", "extended_negotiation_reply"]
 
@@ -120,7 +121,7 @@ class QRHandlers:
     # -- C-ECHO, C-STORE --------------------------------------------------------------------
     def on_echo(self, event: Event) -> int:
         LOGGER.info("Received Echo Request from %s", peer_of(event.assoc))
-        return 0x0000
+        return int(VerificationStatus.SUCCESS)
 
     def store_sink(self, assoc: Association, message: Message, context_id: int) -> InstanceFile:
         """``AE.store_sink``: stream a C-STORE data set into the store's ``.incoming``."""
