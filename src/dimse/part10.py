@@ -26,6 +26,7 @@ __all__ = [
     "InstanceFile",
     "Part10Error",
     "encode_file_meta",
+    "fsync_directory",
     "is_valid_uid",
     "read_file_meta",
 ]
@@ -274,7 +275,7 @@ class InstanceFile:
             _unlink_quietly(temp)
             raise
         if self.fsync:
-            _fsync_directory(self.final_path.parent)
+            fsync_directory(self.final_path.parent)
         return self.final_path
 
     def discard(self) -> None:
@@ -307,7 +308,9 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make a rename or creation in ``directory`` durable (best effort: some file
+    systems refuse to open or fsync a directory, which then costs nothing)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

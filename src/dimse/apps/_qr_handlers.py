@@ -48,12 +48,12 @@ from dimse.qr import (
     model_for,
 )
 from dimse.scp import service_class_for
+from dimse.scp_qr import MAX_SUB_OPERATIONS
 from dimse.statuses import VerificationStatus
 
 __all__ = ["QRHandlers", "extended_negotiation_reply"]
 
 LOGGER = logging.getLogger("dimse.apps.qrscp")
-MAX_SUB_OPERATIONS = 0xFFFF  # the sub-operation counts are US (PS3.7 Table 9.3-7)
 T = TypeVar("T")
 
 _FIND_CLASSES = frozenset(str(m.find) for m in MODELS)

@@ -39,7 +39,13 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from dimse._implementation import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from dimse.part10 import InstanceFile, encode_file_meta, is_valid_uid, read_file_meta
+from dimse.part10 import (
+    InstanceFile,
+    encode_file_meta,
+    fsync_directory,
+    is_valid_uid,
+    read_file_meta,
+)
 from dimse.qr.errors import StoreError
 from dimse.qr.index import Index, InstanceLocation, InstanceRecord
 from dimse.qr.models import InformationModel, Level
@@ -70,18 +76,6 @@ class RecoveryReport:
             getattr(self, f.name) for f in attrs.fields(RecoveryReport) if f.name != "foreign"
         )
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class InstanceStore:
@@ -126,7 +120,7 @@ class InstanceStore:
         directory.mkdir(parents=True, exist_ok=True)
         if self.fsync:
             for created in reversed(missing):
-                _fsync_dir(created.parent)
+                fsync_directory(created.parent)
 
     # -- storing --------------------------------------------------------------------------
     def incoming(
@@ -183,9 +177,9 @@ class InstanceStore:
             self._ensure_dir(final.parent)
             os.replace(source, final)
             if self.fsync:
-                _fsync_dir(final.parent)
+                fsync_directory(final.parent)
                 if source.parent != final.parent:
-                    _fsync_dir(source.parent)
+                    fsync_directory(source.parent)
             self._commit(record, final)
         return InstanceLocation(
             record.sop_class_uid, record.sop_instance_uid, record.transfer_syntax_uid, str(final)
@@ -237,7 +231,7 @@ class InstanceStore:
         except FileNotFoundError:
             return
         if self.fsync:
-            _fsync_dir(path.parent)
+            fsync_directory(path.parent)
         self._prune(path.parent)
 
     def _prune(self, directory: Path) -> None:
