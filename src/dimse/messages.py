@@ -262,6 +262,20 @@ class _PriorityMixin:
 
 
 @attrs.frozen(kw_only=True)
+class _DataRequest(_PriorityMixin, Request):
+    """A request with a Priority (M) and a data set: C-STORE, C-FIND, C-GET, C-MOVE."""
+
+    fixed_dataset = True
+
+    priority: Priority = attrs.field(default=Priority.MEDIUM, kw_only=True, metadata=_PRIORITY)
+    has_dataset: bool = attrs.field(default=True, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        self._check_priority(self.name)
+        super().__attrs_post_init__()
+
+
+@attrs.frozen(kw_only=True)
 class CEchoRQ(Request):
     """C-ECHO-RQ (PS3.7 Table 9.3-12): verification, no data set."""
 
@@ -284,25 +298,18 @@ class CEchoRSP(Response):
 
 
 @attrs.frozen(kw_only=True)
-class CStoreRQ(_PriorityMixin, Request):
+class CStoreRQ(_DataRequest):
     """C-STORE-RQ (PS3.7 Table 9.3-1); the data set is the SOP Instance."""
 
     command_field = cs.C_STORE_RQ
     name = "C-STORE-RQ"
     dimse = "C-STORE"
-    fixed_dataset = True
 
     affected_sop_instance_uid: str = _m(cs.AFFECTED_SOP_INSTANCE_UID)
-    priority: Priority = attrs.field(default=Priority.MEDIUM, kw_only=True, metadata=_PRIORITY)
     move_originator_application_entity_title: str | None = _u(
         cs.MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE
     )
     move_originator_message_id: int | None = _u(cs.MOVE_ORIGINATOR_MESSAGE_ID)
-    has_dataset: bool = attrs.field(default=True, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        self._check_priority(self.name)
-        super().__attrs_post_init__()
 
     def response(self, status: int, **fields: Any) -> Response:
         fields.setdefault("affected_sop_instance_uid", self.affected_sop_instance_uid)
@@ -322,20 +329,13 @@ class CStoreRSP(Response):
 
 
 @attrs.frozen(kw_only=True)
-class CFindRQ(_PriorityMixin, Request):
+class CFindRQ(_DataRequest):
     """C-FIND-RQ (PS3.7 Table 9.3-3); the data set is the Identifier."""
 
     command_field = cs.C_FIND_RQ
     name = "C-FIND-RQ"
     dimse = "C-FIND"
-    fixed_dataset = True
 
-    priority: Priority = attrs.field(default=Priority.MEDIUM, kw_only=True, metadata=_PRIORITY)
-    has_dataset: bool = attrs.field(default=True, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        self._check_priority(self.name)
-        super().__attrs_post_init__()
 
 
 @attrs.frozen(kw_only=True)
@@ -348,20 +348,13 @@ class CFindRSP(Response):
 
 
 @attrs.frozen(kw_only=True)
-class CGetRQ(_PriorityMixin, Request):
+class CGetRQ(_DataRequest):
     """C-GET-RQ (PS3.7 Table 9.3-6); the data set is the Identifier."""
 
     command_field = cs.C_GET_RQ
     name = "C-GET-RQ"
     dimse = "C-GET"
-    fixed_dataset = True
 
-    priority: Priority = attrs.field(default=Priority.MEDIUM, kw_only=True, metadata=_PRIORITY)
-    has_dataset: bool = attrs.field(default=True, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        self._check_priority(self.name)
-        super().__attrs_post_init__()
 
 
 @attrs.frozen(kw_only=True)
@@ -384,21 +377,14 @@ class CGetRSP(_SubOperations):
 
 
 @attrs.frozen(kw_only=True)
-class CMoveRQ(_PriorityMixin, Request):
+class CMoveRQ(_DataRequest):
     """C-MOVE-RQ (PS3.7 Table 9.3-9); the data set is the Identifier."""
 
     command_field = cs.C_MOVE_RQ
     name = "C-MOVE-RQ"
     dimse = "C-MOVE"
-    fixed_dataset = True
 
-    priority: Priority = attrs.field(default=Priority.MEDIUM, kw_only=True, metadata=_PRIORITY)
     move_destination: str = _m(cs.MOVE_DESTINATION)
-    has_dataset: bool = attrs.field(default=True, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        self._check_priority(self.name)
-        super().__attrs_post_init__()
 
 
 @attrs.frozen(kw_only=True)
