@@ -231,7 +231,7 @@ def bench_qr(
         sample.error = str(exc)
         return _report(sample, "")
     finally:
-        _clear(out)
+        ctx.finish_run(out)
     sample.ok = True
     sample.values = {
         "t_1": t1.median,

@@ -104,6 +104,11 @@ class AE:
         self.connection_timeout: float | None = None
         self.maximum_pdu_size = DEFAULT_MAX_PDU
         self.maximum_associations = 10
+        # Asynchronous operations window (PS3.7 D.3.3.3): how many of our requests may be
+        # outstanding, and how many of the peer's we answer in turn; 0 is unlimited.
+        # (1, 1) is synchronous and sends no window item, as pynetdicom and dcmtk do.
+        self.maximum_operations_invoked = 1
+        self.maximum_operations_performed = 1
         self.require_called_aet = False
         self.require_calling_aet: list[str] = []
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
@@ -181,6 +186,11 @@ class AE:
             added += 1
         return added
 
+    def operations_window(self) -> tuple[int, int] | None:
+        """The window an association request proposes; None while synchronous."""
+        window = (self.maximum_operations_invoked, self.maximum_operations_performed)
+        return None if window == (1, 1) else window
+
     # -- acceptor configuration ------------------------------------------------------------
     def acceptor_config(self) -> AcceptorConfig:
         callers = self.require_calling_aet or None
@@ -198,6 +208,8 @@ class AE:
             max_pdu_length=self.maximum_pdu_size,
             implementation_class_uid=self.implementation_class_uid,
             implementation_version_name=self.implementation_version_name,
+            max_operations_invoked=self.maximum_operations_invoked,
+            max_operations_performed=self.maximum_operations_performed,
             admit=admit,
         )
 
@@ -226,6 +238,7 @@ class AE:
             max_pdu_length=self.maximum_pdu_size,
             implementation_class_uid=self.implementation_class_uid,
             implementation_version_name=self.implementation_version_name,
+            asynchronous_window=self.operations_window(),
             extended_negotiation=ext_neg,
             user_identity=user_identity,
         )

@@ -20,7 +20,7 @@ from dimse.errors import UsageError
 
 __all__ = ["Link", "LinkOwner", "set_socket_options"]
 
-_LARGE_WRITE = 64 << 10
+_LARGE_WRITE = 256 << 10
 
 
 class LinkOwner(Protocol):

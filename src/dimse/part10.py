@@ -25,6 +25,7 @@ __all__ = [
     "FileMeta",
     "InstanceFile",
     "Part10Error",
+    "ScannedFile",
     "encode_file_meta",
     "fsync_directory",
     "is_valid_uid",
@@ -70,6 +71,21 @@ class FileMeta:
     implementation_class_uid: str = ""
     implementation_version_name: str = ""
     source_ae_title: str = ""
+
+
+@attrs.frozen
+class ScannedFile:
+    """A PS3.10 file whose header was read already, as a C-STORE source.
+
+    ``dimse storescu`` reads every header up front to propose the right contexts;
+    handing the result to ``send_c_store`` spares reading and parsing it again.
+    """
+
+    path: Path
+    meta: FileMeta
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
 
 def _uid_value(uid: str) -> bytes:

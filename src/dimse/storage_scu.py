@@ -28,7 +28,7 @@ from pydicom.uid import (
 
 from dimse.datasets import encode_dataset
 from dimse.errors import UsageError
-from dimse.part10 import Part10Error, read_file_meta
+from dimse.part10 import FileMeta, Part10Error, ScannedFile, read_file_meta
 
 if TYPE_CHECKING:
     from dimse.association import Association, StoreSource
@@ -94,10 +94,12 @@ def _uncompressed(contexts: list[AcceptedContext]) -> AcceptedContext | None:
 def prepare_store(assoc: Association, source: StoreSource) -> PreparedStore:
     if isinstance(source, Dataset):
         return _prepare_dataset(assoc, source, None)
+    if isinstance(source, ScannedFile):
+        return _prepare_file(assoc, source.path, source.meta)
     return _prepare_file(assoc, Path(os.fspath(source)))
 
 
-def _prepare_file(assoc: Association, path: Path) -> PreparedStore:
+def _prepare_file(assoc: Association, path: Path, scanned: FileMeta | None = None) -> PreparedStore:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below or by PreparedStore.close
     except FileNotFoundError:
@@ -107,7 +109,10 @@ def _prepare_file(assoc: Association, path: Path) -> PreparedStore:
     try:
         size = os.fstat(handle.fileno()).st_size
         whole = handle.read() if size <= _WHOLE_READ_LIMIT else None
-        meta = read_file_meta(BytesIO(whole) if whole is not None else handle, str(path))
+        if scanned is not None and _still_there(scanned, whole):
+            meta = scanned
+        else:
+            meta = read_file_meta(BytesIO(whole) if whole is not None else handle, str(path))
     except Part10Error:
         handle.close()
         return _prepare_dataset(assoc, _read_with_pydicom(path), path)
@@ -129,6 +134,22 @@ def _prepare_file(assoc: Association, path: Path) -> PreparedStore:
         meta.sop_instance_uid,
         _chunks(handle, meta.dataset_offset),
         handle,
+    )
+
+
+def _still_there(meta: FileMeta, whole: bytes | None) -> bool:
+    """Whether a header read earlier still describes the bytes read now (the file may
+    have been replaced since): same header length, same UIDs in it. Only for files read
+    whole; others are parsed again."""
+    offset = meta.dataset_offset
+    if whole is None or len(whole) < offset or whole[128:132] != b"DICM":
+        return False
+    header = whole[144:offset]
+    return (
+        int.from_bytes(whole[140:144], "little") + 144 <= offset
+        and whole[offset : offset + 2] != b"\x02\x00"
+        and meta.sop_instance_uid.encode() in header
+        and meta.transfer_syntax_uid.encode() in header
     )
 
 

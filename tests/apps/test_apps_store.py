@@ -370,3 +370,61 @@ def test_peer_abort_mid_send_is_reported_and_summarised(tmp_path: Path) -> None:
     assert "1 stored, 3 failed" in result.stdout
     assert "not sent: association ended while it was sent" in result.stdout
     assert "not sent: association ended before it was sent" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("scu_window", "scp_window", "agreed"),
+    [(None, None, "8"), ("3", None, "3"), ("1", None, None), (None, "1", None), (None, "2", "2")],
+)
+def test_operations_window_between_dimse_apps(
+    tmp_path: Path, scu_window: str | None, scp_window: str | None, agreed: str | None
+) -> None:
+    """storescu proposes an asynchronous operations window (default 8) and storescp
+    grants up to its own (default 16): the agreed one is logged, and the files -
+    including one that fails locally mid-batch - arrive exactly as with no window."""
+    files = make_tree(tmp_path / "in")
+    (tmp_path / "in" / "sub" / "notes.txt").write_text("not DICOM")
+    out = tmp_path / "out"
+    scp_args = ["-od", str(out), "--no-fsync", "-v"]
+    scu_args = ["-v"]
+    if scp_window:
+        scp_args += ["--operations-window", scp_window]
+    if scu_window:
+        scu_args += ["--operations-window", scu_window]
+    with dimse_server("storescp", scp_args, tmp_path) as scp:
+        result = run(
+            ["storescu", "127.0.0.1", str(scp.port), str(tmp_path / "in"), "-r", *scu_args]
+        )
+        assert scp.stop() == 0
+    assert result.returncode == 1, result.stderr
+    assert "5 stored, 1 failed" in result.stdout
+    _check_stored(out, list(files.values()))
+    line = "Asynchronous operations window: "
+    if agreed is None:
+        assert line not in result.stderr and line not in scp.output
+    else:
+        assert f"{line}{agreed} invoked, 1 performed" in result.stderr
+        assert f"{line}1 invoked, {agreed} performed" in scp.output
+
+
+def test_echo_repeat_through_a_window(tmp_path: Path) -> None:
+    """echoscu --repeat keeps the agreed window of echoes outstanding; every one of
+    them is answered and counted, and echoscp saw each."""
+    with dimse_server("echoscp", ["-v"], tmp_path) as scp:
+        result = run(
+            [
+                "echoscu",
+                "127.0.0.1",
+                str(scp.port),
+                "--repeat",
+                "25",
+                "-v",
+                "--operations-window",
+                "4",
+            ]
+        )
+        assert scp.stop() == 0
+    assert result.returncode == 0, result.stderr
+    assert "Asynchronous operations window: 4 invoked, 1 performed" in result.stderr
+    assert result.stderr.count("Received Echo Response (Status: 0x0000 Success)") == 25
+    assert scp.output.count("Received Echo Request") == 25

@@ -116,6 +116,17 @@ def configure_ae(ae: AE, args: argparse.Namespace) -> None:
         ae.require_calling_aet = list(args.require_calling_aet)
     if hasattr(args, "max_associations"):
         ae.maximum_associations = args.max_associations
+    if hasattr(args, "ops_invoked"):
+        ae.maximum_operations_invoked = args.ops_invoked
+    if hasattr(args, "ops_performed"):
+        ae.maximum_operations_performed = args.ops_performed
+
+
+def operations_window(assoc: Association, proposed: int) -> int:
+    """How many requests to keep outstanding: the agreed window, capped at what we
+    proposed (an agreed 0 means unlimited)."""
+    agreed = assoc.negotiated.max_operations_invoked
+    return proposed if agreed == 0 else min(agreed, proposed)
 
 
 def check_ae_title(title: str, option: str) -> str:
@@ -163,6 +174,12 @@ def association_handlers(logger: logging.Logger, level: int) -> list[HandlerBind
                     peer_of(assoc),
                     negotiated.calling_ae_title.strip(),
                     negotiated.called_ae_title.strip(),
+                )
+            window = (negotiated.max_operations_invoked, negotiated.max_operations_performed)
+            if window != (1, 1):
+                logger.info(
+                    "Asynchronous operations window: %s invoked, %s performed",
+                    *("unlimited" if n == 0 else n for n in window),
                 )
 
         def released(event: Event) -> None:

@@ -182,6 +182,37 @@ def add_network_options(
     return group
 
 
+DEFAULT_WINDOW_SCU = 8
+DEFAULT_WINDOW_SCP = 16
+
+
+def add_window_option(group: argparse._ArgumentGroup, *, server: bool) -> None:
+    """The asynchronous operations window (PS3.7 D.3.3.3), for apps that pipeline."""
+    if server:
+        group.add_argument(
+            "--operations-window",
+            dest="ops_performed",
+            metavar="[n]umber",
+            type=positive_int,
+            default=DEFAULT_WINDOW_SCP,
+            help="(dimse) when the peer proposes an asynchronous operations window, let "
+            "it have up to n requests outstanding, answered in order; 1 keeps the "
+            f"association synchronous (default: {DEFAULT_WINDOW_SCP})",
+        )
+    else:
+        group.add_argument(
+            "--operations-window",
+            dest="ops_invoked",
+            metavar="[n]umber",
+            type=positive_int,
+            default=DEFAULT_WINDOW_SCU,
+            help="(dimse) propose an asynchronous operations window of n outstanding "
+            "requests: with a peer that agrees, the next request goes out before the "
+            "last response is in; a peer that does not answer the proposal keeps it "
+            f"at 1; 1 proposes nothing, as dcmtk and pynetdicom (default: {DEFAULT_WINDOW_SCU})",
+        )
+
+
 def add_server_options(group: argparse._ArgumentGroup, max_associations: bool = True) -> None:
     """dimse extras for SCPs: who may associate, how many at once, where the port went."""
     group.add_argument(

@@ -32,6 +32,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     options.add_general_options(parser, APP)
     network = options.add_network_options(parser, server=True, default_aet="ECHOSCP")
     options.add_server_options(network)
+    options.add_window_option(network, server=True)
     options.add_accept_syntax_options(parser)
     options.add_tls_options(parser, server=True)
     return parser

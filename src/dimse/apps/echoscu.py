@@ -6,6 +6,7 @@ Silent on success unless -v, like pynetdicom's echoscu: scripts test the exit st
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 from dimse.ae import AE
@@ -35,7 +36,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     params.add_argument("addr", help="TCP/IP address or hostname of DICOM peer")
     params.add_argument("port", type=options.port_number, help="TCP/IP port number of peer")
     options.add_general_options(parser, APP)
-    options.add_network_options(parser, server=False, default_aet="ECHOSCU")
+    network = options.add_network_options(parser, server=False, default_aet="ECHOSCU")
+    options.add_window_option(network, server=False)
     options.add_request_syntax_options(parser)
     misc = parser.add_argument_group("Miscellaneous Options")
     misc.add_argument(
@@ -69,8 +71,12 @@ async def echo(args: argparse.Namespace, level: int) -> int:
             "the peer accepted no presentation context for Verification", common.EXIT_FAILED
         )
     failed = 0
-    try:
-        for _ in range(args.repeat):
+    echoes = iter(range(args.repeat))
+
+    async def lane() -> None:
+        # With an agreed asynchronous window, that many lanes keep echoes outstanding.
+        nonlocal failed
+        for _ in echoes:
             LOGGER.info("Sending Echo Request")
             rsp = await assoc.send_c_echo()
             meaning = f"0x{rsp.status:04X} " + common.status_meaning(
@@ -81,6 +87,10 @@ async def echo(args: argparse.Namespace, level: int) -> int:
             else:
                 failed += 1
                 LOGGER.error("Received Echo Response (Status: %s)", meaning)
+
+    lanes = min(common.operations_window(assoc, args.ops_invoked), args.repeat)
+    try:
+        await asyncio.gather(*(lane() for _ in range(lanes)))
     except BaseException as exc:
         assoc.abort()
         raise common.failure(exc, where) from None

@@ -71,6 +71,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     options.add_general_options(parser, APP)
     network = options.add_network_options(parser, server=True, default_aet="STORESCP")
     options.add_server_options(network)
+    options.add_window_option(network, server=True)
     options.add_accept_syntax_options(parser)
     output = parser.add_argument_group("Output Options")
     output.add_argument(

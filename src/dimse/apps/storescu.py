@@ -9,11 +9,16 @@ an acceptor picks *its* preferred syntax within a context, so offering a file's 
 syntax alone is what lets a compressed file travel compressed. More than 128 contexts
 open further associations, one after the other. A file that fails (unreadable, its
 SOP class refused, a failure status) is counted and the rest are still sent.
+
+With a peer that agrees to an asynchronous operations window (``--operations-window``,
+PS3.7 D.3.3.3; dimse storescp does, dcmtk and pynetdicom keep it at 1) the next files
+go out before the last responses are in; the statuses are the same either way.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -36,7 +41,7 @@ from dimse.apps._common import AppError
 from dimse.association import Association
 from dimse.errors import DimseError
 from dimse.negotiation import RequestedContext
-from dimse.part10 import Part10Error, is_valid_uid, read_file_meta
+from dimse.part10 import FileMeta, Part10Error, ScannedFile, is_valid_uid, read_file_meta
 
 __all__ = ["Item", "main", "plan_batches", "scan"]
 
@@ -59,6 +64,7 @@ class Item:
     meaning: str = ""  # "Success", "Failure: Out of resources", local failure text
     category: Category | None = None
     problem: str | None = None  # not sent: why (one line)
+    meta: FileMeta | None = None  # its PS3.10 header, when it has one
 
 
 # -- input ---------------------------------------------------------------------------------
@@ -86,6 +92,7 @@ def scan(item: Item) -> None:
         item.size = item.path.stat().st_size
         meta = read_file_meta(item.path)
         item.sop_class, item.syntax = meta.sop_class_uid, meta.transfer_syntax_uid
+        item.meta = meta
     except Part10Error:
         _scan_dataset(item)
     except OSError as exc:
@@ -262,7 +269,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     inputs.add_argument(
         "-r", "--recurse", action="store_true", help="recursively search the given directory"
     )
-    options.add_network_options(parser, server=False, default_aet="STORESCU")
+    network = options.add_network_options(parser, server=False, default_aet="STORESCU")
+    options.add_window_option(network, server=False)
     options.add_request_syntax_options(parser)
     misc = parser.add_argument_group("Miscellaneous Options")
     misc.add_argument(
@@ -313,7 +321,8 @@ async def send(args: argparse.Namespace, level: int) -> int:
                 for item in batch:
                     item.problem = "no association"
                 continue
-            fatal = await _send_batch(assoc, batch, progress, done, where)
+            window = common.operations_window(assoc, args.ops_invoked)
+            fatal = await _send_batch(assoc, batch, progress, done, where, window)
     finally:
         progress.clear()
     elapsed = time.monotonic() - started
@@ -326,23 +335,43 @@ async def send(args: argparse.Namespace, level: int) -> int:
 
 
 async def _send_batch(
-    assoc: Association, batch: list[Item], progress: Progress, done: list[int], where: str
+    assoc: Association,
+    batch: list[Item],
+    progress: Progress,
+    done: list[int],
+    where: str,
+    window: int,
 ) -> AppError | None:
-    """Send one association's files; an AppError if the association died under us."""
+    """Send one association's files; an AppError if the association died under us.
+
+    ``window`` + 1 lanes share the file list: each prepares its next file (reads it,
+    checks its header) while the others' requests are on the wire or answered, and the
+    association lets at most the agreed window of them be outstanding. With a
+    synchronous peer that still takes the reading of file n+1 off the critical path.
+    """
     accepted = {c.abstract_syntax for c in assoc.accepted_contexts}
-    try:
-        for index, item in enumerate(batch):
-            fatal = await _send_one(assoc, item, accepted, progress, where)
+    queue = iter(batch)
+    fatal: list[AppError] = []
+
+    async def lane() -> None:
+        for item in queue:
+            if fatal:
+                item.problem = "association ended before it was sent"
+                continue
+            ended = await _send_one(assoc, item, accepted, progress, where)
             done[0] += 1
             done[1] += item.size
             progress.update(done[0], done[1])
-            if fatal is not None:
-                for rest in batch[index + 1 :]:
-                    rest.problem = "association ended before it was sent"
-                return fatal
+            if ended is not None and not fatal:
+                fatal.append(ended)
+
+    try:
+        await asyncio.gather(*(lane() for _ in range(min(window + 1, len(batch)))))
     except BaseException:
         assoc.abort()
         raise
+    if fatal:
+        return fatal[0]
     if assoc.is_alive:
         LOGGER.info("Releasing association")
         await assoc.release()
@@ -358,7 +387,8 @@ async def _send_one(
         _file_error(progress, item, f"{UID(item.sop_class).name} was not accepted")
         return None
     try:
-        rsp = await assoc.send_c_store(item.path)
+        source = ScannedFile(item.path, item.meta) if item.meta is not None else item.path
+        rsp = await assoc.send_c_store(source)
     except (DimseError, OSError, ValueError) as exc:
         if assoc.is_alive:  # this file's fault: unreadable, cannot be converted
             item.problem = "cannot send: " + str(exc).removeprefix(f"{item.path}: ")
