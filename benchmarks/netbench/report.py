@@ -152,9 +152,15 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
         ("dcmtk", "dcmtk"),
         ("pynetdicom", "pynetdicom"),
         ("dimse", "dimse (no fsync)"),
+        ("dimse-sync", "dimse (window 1)"),
         ("dimse-fsync", "dimse (fsync)"),
     ]
-    echo_rows = [("dcmtk", "dcmtk"), ("pynetdicom", "pynetdicom"), ("dimse", "dimse")]
+    echo_rows = [
+        ("dcmtk", "dcmtk"),
+        ("pynetdicom", "pynetdicom"),
+        ("dimse", "dimse"),
+        ("dimse-sync", "dimse (window 1)"),
+    ]
     base = {"dcmtk": "dcmtk", "pynetdicom": "pynetdicom"}
     sizes = meta["sizes"]
     assert isinstance(sizes, dict)
@@ -195,7 +201,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             ],
             ["plain", "steady", "steady_max"],
             base,
-            ["dimse", "dimse-fsync"],
+            ["dimse", "dimse-sync", "dimse-fsync"],
         )
     if "W2" in summary:
         entries = summary["W2"]
@@ -216,7 +222,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             ],
             ["plain", "steady"],
             base,
-            ["dimse", "dimse-fsync"],
+            ["dimse", "dimse-sync", "dimse-fsync"],
         )
     if "W2" in summary:
         print_table(
@@ -227,7 +233,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             [Column("scp_hwm_mib", "VmHWM MiB", 0)],
             ["scp_hwm_mib"],
             base,
-            ["dimse", "dimse-fsync"],
+            ["dimse", "dimse-sync", "dimse-fsync"],
         )
     if "W3" in summary:
         print_table(
@@ -244,7 +250,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             ],
             ["plain", "steady", "steady_max"],
             base,
-            ["dimse"],
+            ["dimse", "dimse-sync"],
         )
     if "W4" in summary:
         n = sizes["w4"]

@@ -108,35 +108,33 @@ def make_tools(
     }
     if dimse_cmd is not None:
         dimse = list(dimse_cmd)
-        for key, label, extra, note in (
-            ("dimse", "dimse", ["--no-fsync"], "--no-fsync (like dcmtk/pynetdicom)"),
-            ("dimse-fsync", "dimse (fsync)", [], "fsync of every file (dimse default)"),
+        sync = ["--operations-window", "1"]
+        for key, label, scp_extra, scu_extra, note in (
+            (
+                "dimse",
+                "dimse",
+                ["--no-fsync"],
+                [],
+                "--no-fsync (like dcmtk/pynetdicom); storescu/echoscu and storescp agree on"
+                " an asynchronous operations window (8 outstanding requests)",
+            ),
+            (
+                "dimse-sync",
+                "dimse (window 1)",
+                ["--no-fsync"],
+                sync,
+                "--no-fsync, clients with --operations-window 1: one request at a time,"
+                " as dcmtk and pynetdicom",
+            ),
+            ("dimse-fsync", "dimse (fsync)", [], [], "fsync of every file (dimse default)"),
         ):
             tools[key] = Tool(
                 key,
                 label,
                 "dimse",
-                _dimse_scp(dimse, extra),
-                lambda port, path: [
-                    *dimse,
-                    "storescu",
-                    HOST,
-                    str(port),
-                    str(path),
-                    "-r",
-                    "-aec",
-                    CALLED_AET,
-                ],
-                lambda port, n: [
-                    *dimse,
-                    "echoscu",
-                    HOST,
-                    str(port),
-                    "-aec",
-                    CALLED_AET,
-                    "--repeat",
-                    str(n),
-                ],
+                _dimse_scp(dimse, scp_extra),
+                _dimse_storescu(dimse, scu_extra),
+                _dimse_echoscu(dimse, scu_extra),
                 base_env,
                 note,
                 dimse_apps,
@@ -146,6 +144,34 @@ def make_tools(
 
 def _dimse_scp(dimse: list[str], extra: list[str]) -> Callable[[int, Path], list[str]]:
     return lambda port, od: [*dimse, "storescp", str(port), "-od", str(od), *extra]
+
+
+def _dimse_storescu(dimse: list[str], extra: list[str]) -> Callable[[int, Path], list[str]]:
+    return lambda port, path: [
+        *dimse,
+        "storescu",
+        HOST,
+        str(port),
+        str(path),
+        "-r",
+        "-aec",
+        CALLED_AET,
+        *extra,
+    ]
+
+
+def _dimse_echoscu(dimse: list[str], extra: list[str]) -> Callable[[int, int], list[str]]:
+    return lambda port, n: [
+        *dimse,
+        "echoscu",
+        HOST,
+        str(port),
+        "-aec",
+        CALLED_AET,
+        "--repeat",
+        str(n),
+        *extra,
+    ]
 
 
 def probe_apps(cmd: list[str], apps: tuple[str, ...]) -> tuple[set[str], list[str]]:

@@ -364,6 +364,16 @@ class NegotiatedAssociation:
     extended_negotiation: tuple[SOPClassExtendedNegotiation, ...] = ()
     requested_extended_negotiation: tuple[SOPClassExtendedNegotiation, ...] = ()
     common_extended_negotiation: tuple[SOPClassCommonExtendedNegotiation, ...] = ()
+    # Indexes of accepted_contexts, looked up for every message (derived, not compared).
+    _by_id: dict[int, AcceptedContext] = field(init=False, repr=False, eq=False)
+    _by_class: dict[str, tuple[AcceptedContext, ...]] = field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_class: dict[str, list[AcceptedContext]] = {}
+        for context in self.accepted_contexts:
+            by_class.setdefault(context.abstract_syntax, []).append(context)
+        object.__setattr__(self, "_by_id", {c.context_id: c for c in self.accepted_contexts})
+        object.__setattr__(self, "_by_class", {k: tuple(v) for k, v in by_class.items()})
 
     @property
     def local_ae_title(self) -> str:
@@ -374,12 +384,11 @@ class NegotiatedAssociation:
         return self.called_ae_title if self.is_requestor else self.calling_ae_title
 
     def context_by_id(self, context_id: int) -> AcceptedContext | None:
-        return next((c for c in self.accepted_contexts if c.context_id == context_id), None)
+        return self._by_id.get(context_id)
 
     def contexts_for(self, abstract_syntax: str) -> tuple[AcceptedContext, ...]:
         """Accepted contexts of one SOP class, in the order they were proposed."""
-        uid = uid_key(abstract_syntax)
-        return tuple(c for c in self.accepted_contexts if c.abstract_syntax == uid)
+        return self._by_class.get(uid_key(abstract_syntax), ())
 
     def context_for(self, abstract_syntax: str, transfer_syntax: str) -> AcceptedContext | None:
         """The first accepted context with exactly this abstract and transfer syntax."""
