@@ -60,7 +60,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma list of W1..W5, Q1..Q3 (W5 runs W2)")
     p.add_argument("--runs", type=int, default=3, help="runs per tool (default 3)")
     p.add_argument("--json", type=Path, help="also save the results here")
-    p.add_argument("--tools", default="", help="comma list: dcmtk,pynetdicom,dimse,dimse-sync,dimse-fsync")
+    p.add_argument(
+        "--tools", default="", help="comma list: dcmtk,pynetdicom,dimse,dimse-sync,dimse-fsync"
+    )
     p.add_argument("--w1", type=int, help="override N for W1")
     p.add_argument("--w2", type=int, help="override N for W2")
     p.add_argument("--w3", type=int, help="override N for W3")
