@@ -35,7 +35,8 @@ from dimse.negotiation import (
     build_association_request,
     reject,
 )
-from dimse.part10 import InstanceFile, encode_file_meta, is_valid_uid
+from dimse.part10 import encode_file_meta, is_valid_uid
+from dimse.write_behind import DiskWorker, PendingInstance
 from dimse.pdu import AAssociateRQ, UserIdentityRQ
 from dimse.pdv import SinkChoice
 
@@ -64,7 +65,8 @@ class StoreToDirectory:
     The file gets a PS3.10 header and the dataset bytes exactly as received, through a
     temporary file renamed when the last PDV arrives (see
     :class:`~dimse.part10.InstanceFile`): an aborted transfer leaves nothing, memory stays
-    flat for any size. A hostile SOP Instance UID (``../x``) fails the store (0xA700
+    flat for any size. The file system calls run on a worker thread
+    (:mod:`dimse.write_behind`); the store is answered when the file is complete. A hostile SOP Instance UID (``../x``) fails the store (0xA700
     class of failure is decided by the SCP) without touching the file system.
     """
 
@@ -72,6 +74,9 @@ class StoreToDirectory:
         self.directory = Path(directory)
         self.fsync = fsync
         self.directory.mkdir(parents=True, exist_ok=True)
+        # File system calls run on a worker thread, not on the event loop
+        # (dimse.write_behind): the loop keeps receiving while files are written.
+        self.worker = DiskWorker()
 
     def __call__(self, assoc: Association, message: Message, context_id: int) -> SinkChoice:
         assert isinstance(message, CStoreRQ)
@@ -88,7 +93,7 @@ class StoreToDirectory:
             IMPLEMENTATION_VERSION_NAME,
             assoc.negotiated.peer_ae_title.strip()[:16],
         )
-        return InstanceFile.create(self.directory, meta, uid, fsync=self.fsync)
+        return PendingInstance(self.worker, self.directory, meta, uid, fsync=self.fsync)
 
 
 class AE:

@@ -11,9 +11,11 @@ that failed (out of resources), a SOP class the context does not carry.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,16 +195,22 @@ async def _c_store(
     service: ServiceClass, req: CStoreRQ, context: AcceptedContext, received: Any
 ) -> None:
     assoc = service.assoc
-    if isinstance(received, MessageComplete) and received.error is not None:
+    error = received.error if isinstance(received, MessageComplete) else None
+    path = received.sink_result if isinstance(received, MessageComplete) else None
+    if isinstance(path, Future):  # written by a worker thread (dimse.write_behind)
+        try:
+            path = path.result() if path.done() else await asyncio.wrap_future(path)
+        except Exception as exc:
+            error = exc
+    if error is not None:
         LOGGER.error(
             "C-STORE %s: could not keep the dataset: %s",
-            req.affected_sop_instance_uid,
-            received.error,
+            req.affected_sop_instance_uid.rstrip("\x00"),
+            error,
         )
         holder = StatusHolder()
         holder.Status = service.status_code("OUT_OF_RESOURCES", "C-STORE")
     else:
-        path = received.sink_result if isinstance(received, MessageComplete) else None
         event = Event(
             assoc,
             EVT_C_STORE,

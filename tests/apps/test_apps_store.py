@@ -340,8 +340,10 @@ def test_progress_bar_on_a_terminal_and_quiet_mode(tmp_path: Path) -> None:
     assert "\r" not in piped.stderr  # not a terminal: no progress bar
 
 
-def test_peer_abort_mid_send_is_reported_and_summarised(tmp_path: Path) -> None:
-    """An SCP that aborts on the second instance: storescu stops, says so, exits 5."""
+@pytest.mark.parametrize("window", [1, 8])
+def test_peer_abort_mid_send_is_reported_and_summarised(tmp_path: Path, window: int) -> None:
+    """An SCP that aborts on the second instance: storescu stops, says so, exits 5 -
+    also with every file already outstanding in an asynchronous window."""
     from dimse import evt
     from dimse.ae import AE
 
@@ -355,6 +357,7 @@ def test_peer_abort_mid_send_is_reported_and_summarised(tmp_path: Path) -> None:
 
     scp = AE("ABORTER")
     scp.add_supported_storage()
+    scp.maximum_operations_performed = window
     server = scp.start_server(
         ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
     )
@@ -369,7 +372,10 @@ def test_peer_abort_mid_send_is_reported_and_summarised(tmp_path: Path) -> None:
     assert "4 file(s) to 127.0.0.1" in result.stdout
     assert "1 stored, 3 failed" in result.stdout
     assert "not sent: association ended while it was sent" in result.stdout
-    assert "not sent: association ended before it was sent" in result.stdout
+    if window == 1:
+        assert "not sent: association ended before it was sent" in result.stdout
+    else:  # all four went out at once: three were outstanding when it aborted
+        assert re.search(r"3 +- +Failure: not sent: association ended while", result.stdout)
 
 
 @pytest.mark.parametrize(

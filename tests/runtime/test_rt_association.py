@@ -30,6 +30,7 @@ from pydicom.uid import CTImageStorage
 
 from dimse import evt
 from dimse.ae import StoreToDirectory
+from dimse.write_behind import FLUSH_BYTES
 from dimse.association import DimseTimeout
 from dimse.datasets import encode_dataset
 from dimse.errors import AbortReason, AbortSource, AssociationAborted, AssociationRejected
@@ -283,7 +284,9 @@ def test_network_timeout_ends_a_stalled_upload(tmp_path: Path) -> None:
 def _half_a_store(raw: RawPeer, out: Path, finish: str) -> None:
     ac = raw.associate([CTImageStorage])
     (context,) = [c for c in ac.presentation_contexts if c.result == 0]
-    ds = with_pixels(make_dataset(CTImageStorage), 200_000)
+    # Large enough that the half sent is past the batch dimse.write_behind gathers
+    # before it creates the temporary file.
+    ds = with_pixels(make_dataset(CTImageStorage), 2 * FLUSH_BYTES + 200_000)
     data = encode_dataset(ds, context.transfer_syntax)
     command = CStoreRQ(
         message_id=1,
