@@ -36,9 +36,9 @@ from dimse.negotiation import (
     reject,
 )
 from dimse.part10 import encode_file_meta, is_valid_uid
-from dimse.write_behind import DiskWorker, PendingInstance
 from dimse.pdu import AAssociateRQ, UserIdentityRQ
 from dimse.pdv import SinkChoice
+from dimse.write_behind import DiskWorker, PendingInstance
 
 if TYPE_CHECKING:
     from dimse.blocking import BlockingAssociation, ThreadedServer
@@ -66,8 +66,9 @@ class StoreToDirectory:
     temporary file renamed when the last PDV arrives (see
     :class:`~dimse.part10.InstanceFile`): an aborted transfer leaves nothing, memory stays
     flat for any size. The file system calls run on a worker thread
-    (:mod:`dimse.write_behind`); the store is answered when the file is complete. A hostile SOP Instance UID (``../x``) fails the store (0xA700
-    class of failure is decided by the SCP) without touching the file system.
+    (:mod:`dimse.write_behind`); the store is answered when the file is complete. A
+    hostile SOP Instance UID (``../x``) fails the store (0xA700 class of failure is
+    decided by the SCP) without touching the file system.
     """
 
     def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = True) -> None:

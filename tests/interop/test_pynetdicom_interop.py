@@ -207,10 +207,10 @@ def test_pynetdicom_scu_dying_mid_transfer_leaves_no_file(tmp_path: Path) -> Non
             holder["data"] += 1
             # Kill it once the temporary file exists (the disk worker creates it with
             # the first batch of data), long before the 32 MiB are through.
-            if holder["data"] >= 3 and "killed" not in holder:
-                if any(name.endswith(".part") for name in listing(out)):
-                    holder["killed"] = True
-                    holder["proc"].kill()
+            started = any(name.endswith(".part") for name in listing(out))
+            if holder["data"] >= 3 and "killed" not in holder and started:
+                holder["killed"] = True
+                holder["proc"].kill()
 
     async def main() -> None:
         async with serving(scp, evt_handlers=[(evt.EVT_PDU_RECV, on_pdu)]) as server:

@@ -30,7 +30,6 @@ from pydicom.uid import CTImageStorage
 
 from dimse import evt
 from dimse.ae import StoreToDirectory
-from dimse.write_behind import FLUSH_BYTES
 from dimse.association import DimseTimeout
 from dimse.datasets import encode_dataset
 from dimse.errors import AbortReason, AbortSource, AssociationAborted, AssociationRejected
@@ -38,6 +37,7 @@ from dimse.messages import CStoreRQ
 from dimse.negotiation import RejectReason, RejectResult, RejectSource
 from dimse.pdu import PDV, AAbort, AReleaseRP, AReleaseRQ, PDataTF, PDUType
 from dimse.pdv import fragment
+from dimse.write_behind import FLUSH_BYTES
 
 # -- AE titles and limits -------------------------------------------------------------------
 
