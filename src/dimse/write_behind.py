@@ -74,8 +74,10 @@ class PendingInstance:
     Data is gathered on the loop and handed to the worker in batches of FLUSH_BYTES; the
     worker creates the :class:`~dimse.part10.InstanceFile` (temporary file, atomic
     rename) with the first batch. ``close()`` returns a future of the final path, or of
-    the error that befell the file (its temporary file is then gone). ``discard()``
-    waits until the file is removed, so an aborted transfer leaves nothing behind.
+    the error that befell the file (its temporary file is then gone) - or, for an
+    instance smaller than one batch and not to be fsynced, writes it at once and
+    returns the path. ``discard()`` waits until the file is removed, so an aborted
+    transfer leaves nothing behind.
     """
 
     def __init__(
@@ -88,7 +90,8 @@ class PendingInstance:
         self._fsync = fsync
         self._batch: list[bytes | memoryview] = []
         self._batch_size = 0
-        # Touched only by the worker thread, in order:
+        self._handed_on = False  # some of it went to the worker
+        # Touched only by the worker thread (or, before anything was handed on, the loop):
         self._file: InstanceFile | None = None
         self._error: BaseException | None = None
 
@@ -99,16 +102,23 @@ class PendingInstance:
         if self._batch_size >= FLUSH_BYTES:
             self._send_batch(self._write)
 
-    def close(self) -> Future[Path]:
+    def close(self) -> Future[Path] | Path:
+        if not self._handed_on and not self._fsync:
+            # Small and not fsynced: a few tens of microseconds of system calls, less
+            # than the trip to the worker and back.
+            batch, self._batch = self._batch, []
+            return self._finish(batch)
         return self._send_batch(self._finish)
 
     def discard(self) -> None:
         self._batch = []
-        self._worker.submit(0, self._drop, []).result()
+        if self._handed_on:  # the worker may have created the file: wait until it is gone
+            self._worker.submit(0, self._drop, []).result()
 
     def _send_batch(self, call: Callable[[list[bytes | memoryview]], _T]) -> Future[_T]:
         batch, size = self._batch, self._batch_size
         self._batch, self._batch_size = [], 0
+        self._handed_on = True
         return self._worker.submit(size, call, batch)
 
     # -- the worker's side -----------------------------------------------------------

@@ -7,6 +7,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import pytest
 from _rt_net import make_dataset, run, scp_ae, scu_ae, serving, with_pixels
 from pydicom.uid import CTImageStorage
 
@@ -42,7 +43,7 @@ def test_pending_instance_writes_in_order_and_renames_at_close(tmp_path: Path) -
     uid = "1.2.3.4"
     meta = encode_file_meta(CTImageStorage, uid, "1.2.840.10008.1.2.1", "1.2.3")
     pieces = [bytes([n]) * (FLUSH_BYTES // 3 + n) for n in range(10)]
-    sink = PendingInstance(worker, tmp_path, meta, uid, fsync=True)
+    sink = PendingInstance(worker, tmp_path, meta, uid, fsync=True)  # fsync: by the worker
     for piece in pieces:
         sink.write(memoryview(piece))
     assert not (tmp_path / uid).exists()  # not before close
@@ -64,7 +65,8 @@ def test_discard_leaves_nothing(tmp_path: Path) -> None:
     worker.shutdown()
 
 
-def test_a_file_that_cannot_be_written_fails_the_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [1000, 3 * FLUSH_BYTES])  # written at once / by the worker
+def test_a_file_that_cannot_be_written_fails_the_store(tmp_path: Path, size: int) -> None:
     """The output directory vanishes under a running SCP: the C-STORE gets an Out of
     Resources failure (0xA7xx), nothing is left, and the server goes on serving."""
     out = tmp_path / "out"
@@ -84,7 +86,7 @@ def test_a_file_that_cannot_be_written_fails_the_store(tmp_path: Path) -> None:
                 "127.0.0.1", server.port, "DIMSE-SCP"
             )
             shutil.rmtree(out)
-            big = with_pixels(make_dataset(CTImageStorage), 3 * FLUSH_BYTES)
+            big = with_pixels(make_dataset(CTImageStorage), size)
             rsp = await assoc.send_c_store(big)
             entry = lookup(rsp.status, service_class="storage", dimse="C-STORE")
             assert entry is not None and entry.member == "OUT_OF_RESOURCES", hex(rsp.status)
