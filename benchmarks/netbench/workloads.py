@@ -32,12 +32,22 @@ def _clear(directory: Path) -> None:
     os.sync()  # settle write-back of this run before the next one starts
 
 
-# Received directories with more files than this are not deleted between runs but set
-# aside until the benchmark ends: on ext4 without a journal (this VM's root filesystem)
-# creating a file skips every inode freed in the last minute, one by one, so deleting a
-# run's 2000 files made the next run's file creation ~0.8 ms slower per file -- for
-# whichever tool came next (linux fs/ext4/ialloc.c, recently_deleted()).
+# How a run's received files are disposed of, so that they do not make the *next* run
+# faster or slower than its own merit, whichever tool it is:
+# * on ext4 without a journal (this VM's root file system) creating a file skips every
+#   inode freed in the last minute, one by one: after a run's 2000 files were deleted
+#   the next run's file creation cost ~0.8 ms more per file (fs/ext4/ialloc.c,
+#   recently_deleted()). Directories of many files are set aside, deleted at the end.
+# * on this VM (virtio-balloon free page reporting) freed memory goes back to the host
+#   over the following seconds, and the first write to a returned page costs a host
+#   fault: a W2 run started right after the previous run's 1 GB was deleted took
+#   ~0.8 s or ~1.7 s (server kernel time 3x) depending on how far that had got, so the
+#   order of the tools decided W2. After deleting a large directory the next run waits
+#   a few seconds, so every run starts from the same, settled state.
 RETIRE_FILES = 100
+RETIRE_KEEP_FREE = 4 << 30  # stop setting aside when the work dir's disk gets this full
+SETTLE_BYTES = 256 << 20
+SETTLE_SECONDS = 3.0
 
 
 @dataclass
@@ -61,13 +71,21 @@ class Context:
     retired: list[Path] = field(default_factory=list)
 
     def finish_run(self, directory: Path) -> None:
-        """Done with a received directory: empty it now if it holds few files, else set
-        it aside for :meth:`purge` (see RETIRE_FILES); leaves ``directory`` empty."""
-        if directory.is_dir() and sum(1 for _ in directory.iterdir()) > RETIRE_FILES:
+        """Done with a received directory: set it aside for :meth:`purge` if it holds
+        many files, else delete them (and let freed memory settle after a large one; see
+        RETIRE_FILES); leaves ``directory`` empty."""
+        files = [p for p in directory.iterdir() if p.is_file()] if directory.is_dir() else []
+        size = sum(p.stat().st_size for p in files)
+        room = shutil.disk_usage(self.work).free > RETIRE_KEEP_FREE + size
+        if len(files) > RETIRE_FILES and room:
             aside = self.work / f"retired-{len(self.retired)}"
             directory.rename(aside)
             self.retired.append(aside)
+            _clear(directory)
+            return
         _clear(directory)
+        if size > SETTLE_BYTES:
+            time.sleep(SETTLE_SECONDS)
 
     def purge(self) -> None:
         for directory in self.retired:
