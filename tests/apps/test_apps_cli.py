@@ -124,3 +124,20 @@ def test_listen_on_a_busy_port_is_a_one_liner() -> None:
         result = run(["echoscp", str(port), "-ba", "127.0.0.1"])
     assert result.returncode == 3
     assert_one_liner(result, "echoscp", "Address already in use")
+
+
+def test_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """glibc is told to keep freed buffers (it answers mallopt with 1); the environment
+    switch and other platforms leave malloc alone."""
+    import platform
+    import sys
+
+    from dimse.apps._common import keep_freed_memory
+
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert keep_freed_memory() is True
+    monkeypatch.setenv("DIMSE_NO_MALLOPT", "1")
+    assert keep_freed_memory() is False
+    monkeypatch.delenv("DIMSE_NO_MALLOPT")
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert keep_freed_memory() is False

@@ -160,4 +160,5 @@ def main(argv: list[str] | None = None, prog: str = "dimse movescu") -> int:
     args = parser.parse_args(argv)
     qr.check_query_given(parser, args)
     level = common.setup_logging(args)
+    common.keep_freed_memory()
     return common.run_async(APP, args, lambda: move(args, level))

@@ -286,4 +286,5 @@ async def serve(args: argparse.Namespace, level: int) -> int:
 def main(argv: list[str] | None = None, prog: str = "dimse qrscp") -> int:
     args = build_parser(prog).parse_args(argv)
     level = common.setup_logging(args)
+    common.keep_freed_memory()
     return common.run_async(APP, args, lambda: serve(args, level))

@@ -431,4 +431,5 @@ def _report(progress: Progress, item: Item, comment: str | None) -> None:
 def main(argv: list[str] | None = None, prog: str = "dimse storescu") -> int:
     args = build_parser(prog).parse_args(argv)
     level = common.setup_logging(args)
+    common.keep_freed_memory()
     return common.run_async(APP, args, lambda: send(args, level))
