@@ -245,6 +245,7 @@ def run_all(
     def done(workload: str) -> None:
         nonlocal watch
         ctx.load[workload] = watch.stop()
+        ctx.purge()  # each workload starts without the last one's files (see finish_run)
         watch = ForeignCpu()
 
     if "W1" in only:

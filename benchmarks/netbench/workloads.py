@@ -88,9 +88,14 @@ class Context:
             time.sleep(SETTLE_SECONDS)
 
     def purge(self) -> None:
+        """Delete what was set aside, and let the freed memory settle."""
+        if not self.retired:
+            return
         for directory in self.retired:
             shutil.rmtree(directory, ignore_errors=True)
         self.retired.clear()
+        os.sync()
+        time.sleep(SETTLE_SECONDS)
 
     def add(self, measure: Callable[[], Sample]) -> None:
         """Run one measurement; record the outside CPU load during it."""
