@@ -76,31 +76,8 @@ def make_tools(
             "pynetdicom",
             "pynetdicom",
             lambda port, od: [python, "-m", "pynetdicom", "storescp", str(port), "-od", str(od)],
-            lambda port, path: [
-                python,
-                "-m",
-                "pynetdicom",
-                "storescu",
-                HOST,
-                str(port),
-                str(path),
-                "-r",
-                "-aec",
-                CALLED_AET,
-                "-xe",
-            ],
-            lambda port, n: [
-                python,
-                "-m",
-                "pynetdicom",
-                "echoscu",
-                HOST,
-                str(port),
-                "-aec",
-                CALLED_AET,
-                "--repeat",
-                str(n),
-            ],
+            _storescu([python, "-m", "pynetdicom"], ["-xe"]),
+            _echoscu([python, "-m", "pynetdicom"], []),
             base_env,
             "apps as shipped (python -m pynetdicom), storescu with -xe (it would otherwise"
             " propose Implicit VR LE first and re-encode every file); max PDU 16382 (default)",
@@ -133,8 +110,8 @@ def make_tools(
                 label,
                 "dimse",
                 _dimse_scp(dimse, scp_extra),
-                _dimse_storescu(dimse, scu_extra),
-                _dimse_echoscu(dimse, scu_extra),
+                _storescu(dimse, scu_extra),
+                _echoscu(dimse, scu_extra),
                 base_env,
                 note,
                 dimse_apps,
@@ -146,9 +123,10 @@ def _dimse_scp(dimse: list[str], extra: list[str]) -> Callable[[int, Path], list
     return lambda port, od: [*dimse, "storescp", str(port), "-od", str(od), *extra]
 
 
-def _dimse_storescu(dimse: list[str], extra: list[str]) -> Callable[[int, Path], list[str]]:
+def _storescu(command: list[str], extra: list[str]) -> Callable[[int, Path], list[str]]:
+    """pynetdicom's and dimse's storescu take the same arguments."""
     return lambda port, path: [
-        *dimse,
+        *command,
         "storescu",
         HOST,
         str(port),
@@ -160,9 +138,9 @@ def _dimse_storescu(dimse: list[str], extra: list[str]) -> Callable[[int, Path],
     ]
 
 
-def _dimse_echoscu(dimse: list[str], extra: list[str]) -> Callable[[int, int], list[str]]:
+def _echoscu(command: list[str], extra: list[str]) -> Callable[[int, int], list[str]]:
     return lambda port, n: [
-        *dimse,
+        *command,
         "echoscu",
         HOST,
         str(port),
