@@ -192,7 +192,7 @@ class AE:
             added += 1
         return added
 
-    def operations_window(self) -> tuple[int, int] | None:
+    def _window_proposal(self) -> tuple[int, int] | None:
         """The window an association request proposes; None while synchronous."""
         window = (self.maximum_operations_invoked, self.maximum_operations_performed)
         return None if window == (1, 1) else window
@@ -244,7 +244,7 @@ class AE:
             max_pdu_length=self.maximum_pdu_size,
             implementation_class_uid=self.implementation_class_uid,
             implementation_version_name=self.implementation_version_name,
-            asynchronous_window=self.operations_window(),
+            asynchronous_window=self._window_proposal(),
             extended_negotiation=ext_neg,
             user_identity=user_identity,
         )

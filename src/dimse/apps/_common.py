@@ -16,9 +16,9 @@ import socket
 import ssl
 import sys
 import warnings
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dimse._status_base import StatusEntry
 from dimse.ae import AE
@@ -57,12 +57,16 @@ __all__ = [
     "AppError",
     "association_handlers",
     "connect",
+    "in_lanes",
+    "keep_freed_memory",
+    "operations_window",
     "run_async",
     "serve_until_signalled",
     "tls_context",
 ]
 
 VERIFICATION = "1.2.840.10008.1.1"
+_Item = TypeVar("_Item")
 
 
 class AppError(Exception):
@@ -127,6 +131,21 @@ def operations_window(assoc: Association, proposed: int) -> int:
     proposed (an agreed 0 means unlimited)."""
     agreed = assoc.negotiated.max_operations_invoked
     return proposed if agreed == 0 else min(agreed, proposed)
+
+
+async def in_lanes(
+    lanes: int, items: Iterable[_Item], work: Callable[[_Item], Awaitable[None]]
+) -> None:
+    """``work`` on every item, ``lanes`` at a time: each lane takes the next item as it
+    finishes one, so with an agreed asynchronous window that many requests are
+    outstanding, and items still go out in order."""
+    queue = iter(items)
+
+    async def lane() -> None:
+        for item in queue:
+            await work(item)
+
+    await asyncio.gather(*(lane() for _ in range(max(1, lanes))))
 
 
 # glibc mallopt parameters (malloc.h)

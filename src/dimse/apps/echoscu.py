@@ -6,7 +6,6 @@ Silent on success unless -v, like pynetdicom's echoscu: scripts test the exit st
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 
 from dimse.ae import AE
@@ -71,26 +70,21 @@ async def echo(args: argparse.Namespace, level: int) -> int:
             "the peer accepted no presentation context for Verification", common.EXIT_FAILED
         )
     failed = 0
-    echoes = iter(range(args.repeat))
 
-    async def lane() -> None:
-        # With an agreed asynchronous window, that many lanes keep echoes outstanding.
+    async def one(_: int) -> None:
         nonlocal failed
-        for _ in echoes:
-            LOGGER.info("Sending Echo Request")
-            rsp = await assoc.send_c_echo()
-            meaning = f"0x{rsp.status:04X} " + common.status_meaning(
-                rsp.status_entry("verification")
-            )
-            if rsp.status == 0:
-                LOGGER.info("Received Echo Response (Status: %s)", meaning)
-            else:
-                failed += 1
-                LOGGER.error("Received Echo Response (Status: %s)", meaning)
+        LOGGER.info("Sending Echo Request")
+        rsp = await assoc.send_c_echo()
+        meaning = f"0x{rsp.status:04X} " + common.status_meaning(rsp.status_entry("verification"))
+        if rsp.status == 0:
+            LOGGER.info("Received Echo Response (Status: %s)", meaning)
+        else:
+            failed += 1
+            LOGGER.error("Received Echo Response (Status: %s)", meaning)
 
-    lanes = min(common.operations_window(assoc, args.ops_invoked), args.repeat)
+    lanes = common.operations_window(assoc, args.ops_invoked)
     try:
-        await asyncio.gather(*(lane() for _ in range(lanes)))
+        await common.in_lanes(lanes, range(args.repeat), one)
     except BaseException as exc:
         assoc.abort()
         raise common.failure(exc, where) from None

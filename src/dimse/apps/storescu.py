@@ -18,7 +18,6 @@ go out before the last responses are in; the statuses are the same either way.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -350,23 +349,21 @@ async def _send_batch(
     synchronous peer that still takes the reading of file n+1 off the critical path.
     """
     accepted = {c.abstract_syntax for c in assoc.accepted_contexts}
-    queue = iter(batch)
     fatal: list[AppError] = []
 
-    async def lane() -> None:
-        for item in queue:
-            if fatal:
-                item.problem = "association ended before it was sent"
-                continue
-            ended = await _send_one(assoc, item, accepted, progress, where)
-            done[0] += 1
-            done[1] += item.size
-            progress.update(done[0], done[1])
-            if ended is not None and not fatal:
-                fatal.append(ended)
+    async def one(item: Item) -> None:
+        if fatal:
+            item.problem = "association ended before it was sent"
+            return
+        ended = await _send_one(assoc, item, accepted, progress, where)
+        done[0] += 1
+        done[1] += item.size
+        progress.update(done[0], done[1])
+        if ended is not None and not fatal:
+            fatal.append(ended)
 
     try:
-        await asyncio.gather(*(lane() for _ in range(min(window + 1, len(batch)))))
+        await common.in_lanes(window + 1, batch, one)
     except BaseException:
         assoc.abort()
         raise
