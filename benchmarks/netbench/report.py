@@ -162,6 +162,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
         ("dimse-sync", "dimse (window 1)"),
     ]
     base = {"dcmtk": "dcmtk", "pynetdicom": "pynetdicom"}
+    store_variants = [key for key, _ in store_rows if key.startswith("dimse")]
     sizes = meta["sizes"]
     assert isinstance(sizes, dict)
     print("\n" + "=" * 100)
@@ -201,7 +202,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             ],
             ["plain", "steady", "steady_max"],
             base,
-            ["dimse", "dimse-sync", "dimse-fsync"],
+            store_variants,
         )
     if "W2" in summary:
         entries = summary["W2"]
@@ -222,7 +223,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             ],
             ["plain", "steady"],
             base,
-            ["dimse", "dimse-sync", "dimse-fsync"],
+            store_variants,
         )
     if "W2" in summary:
         print_table(
@@ -233,7 +234,7 @@ def print_report(summary: dict[str, dict[str, dict[str, object]]], meta: dict[st
             [Column("scp_hwm_mib", "VmHWM MiB", 0)],
             ["scp_hwm_mib"],
             base,
-            ["dimse", "dimse-sync", "dimse-fsync"],
+            store_variants,
         )
     if "W3" in summary:
         print_table(
