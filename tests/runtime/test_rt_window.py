@@ -15,16 +15,11 @@ from _rt_net import VERIFICATION, make_dataset, run, scp_ae, scu_ae, serving, wr
 from pydicom.uid import CTImageStorage
 
 from dimse import evt
+from dimse._negotiation_model import first_item
 from dimse.ae import StoreToDirectory
 from dimse.part10 import ScannedFile, read_file_meta
 from dimse.pdu import AAssociateAC, AAssociateRQ
 from dimse.pdu.user_information import AsynchronousOperationsWindow
-
-
-def _window_of(pdu: AAssociateRQ | AAssociateAC) -> AsynchronousOperationsWindow | None:
-    info = pdu.user_information
-    items = info.items if info is not None else ()
-    return next((i for i in items if isinstance(i, AsynchronousOperationsWindow)), None)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +37,8 @@ def test_window_negotiated(invoked: int, performed: int, agreed: int) -> None:
 
     def sent(event: evt.Event) -> None:
         if isinstance(event.pdu, AAssociateRQ | AAssociateAC):
-            seen[type(event.pdu).__name__] = _window_of(event.pdu)
+            info = event.pdu.user_information
+            seen[type(event.pdu).__name__] = first_item(info, AsynchronousOperationsWindow)
 
     async def main() -> None:
         async with serving(scp) as server:
