@@ -7,6 +7,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+import dimse.uid
 from dimse import sop_classes, statuses
 from dimse.service_classes import (
     NonPatientObjectStorageServiceClass,
@@ -19,7 +20,9 @@ from dimse.statuses import Category, StorageStatus
 def test_sop_class_constants_are_uids() -> None:
     from dimse.sop_classes import CTImageStorage
 
-    assert isinstance(CTImageStorage, UID)
+    # dimse's own str UID (no pydicom import to define it); pydicom's on demand.
+    assert isinstance(CTImageStorage, dimse.uid.UID) and isinstance(CTImageStorage, str)
+    assert isinstance(CTImageStorage.as_pydicom(), UID)
     assert CTImageStorage == "1.2.840.10008.5.1.4.1.1.2"
     assert CTImageStorage.name == "CT Image Storage"
 

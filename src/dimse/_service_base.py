@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from pydicom.uid import UID
-
 from dimse._status_base import StatusEntry, StatusTables
+from dimse.uid import UID
 
 
 @dataclass(frozen=True, slots=True)

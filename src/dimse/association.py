@@ -19,9 +19,7 @@ import collections
 import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING, Any, Union
 
 from dimse.aio import Link
 from dimse.connection import (
@@ -78,6 +76,8 @@ from dimse.qr_scu import ResponseStream, send_cancel, start_request
 from dimse.upper_layer import State
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from dimse.pdu import PDU
 
 __all__ = ["Association", "DimseTimeout", "StoreSource"]
@@ -86,7 +86,7 @@ LOGGER = logging.getLogger("dimse.association")
 VERIFICATION = "1.2.840.10008.1.1"
 _FILE_CHUNK = 4 << 20
 
-StoreSource = Dataset | str | os.PathLike[str]
+StoreSource = Union["Dataset", str, "os.PathLike[str]"]
 StreamItem = tuple[Response, bytes | None]
 
 

@@ -14,8 +14,6 @@ import logging
 import sys
 from typing import Any, TextIO
 
-from pydicom.uid import UID
-
 from dimse import command_set as cs
 from dimse.evt import (
     EVT_DIMSE_RECV,
@@ -26,6 +24,7 @@ from dimse.evt import (
     HandlerBinding,
 )
 from dimse.pdu import PDU, PDataTF
+from dimse.uid import UID
 
 __all__ = [
     "LOG_FORMAT",

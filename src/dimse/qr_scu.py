@@ -17,15 +17,14 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
-
-from dimse.datasets import decode_dataset, encode_dataset
 from dimse.errors import UsageError
 from dimse.messages import CFindRQ, CGetRQ, CMoveRQ, Priority, Request, Response
 from dimse.part10 import is_valid_uid
+from dimse.uid import UID
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from dimse.association import Association, StreamItem
     from dimse.negotiation import AcceptedContext
 
@@ -117,6 +116,10 @@ def start_request(
 ) -> ResponseStream:
     """Build the request now (UsageError for a model not accepted, an identifier that
     cannot be encoded); it is sent by :meth:`ResponseStream.start` or the first step."""
+    from pydicom.dataset import Dataset  # imported by the first Q/R request, not by dimse
+
+    from dimse.datasets import encode_dataset
+
     if not isinstance(identifier, Dataset):
         raise UsageError(f"the {dimse} identifier must be a pydicom Dataset")
     sop_class = query_model_uid(dimse, query_model)
@@ -228,6 +231,8 @@ class ResponseStream:
     def _decode(self, response: Response, data: bytes | None) -> Dataset | None:
         if data is None:
             return None
+        from dimse.datasets import decode_dataset
+
         try:
             return decode_dataset(data, self.context.transfer_syntax)
         except ValueError as exc:

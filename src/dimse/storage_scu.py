@@ -17,31 +17,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import attrs
-from pydicom.dataset import Dataset
-from pydicom.uid import (
+
+from dimse.errors import UsageError
+from dimse.part10 import FileMeta, Part10Error, ScannedFile, read_file_meta
+from dimse.uid import (
     UID,
-    DeflatedExplicitVRLittleEndian,
+    UNCOMPRESSED_TRANSFER_SYNTAXES,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
 
-from dimse.datasets import encode_dataset
-from dimse.errors import UsageError
-from dimse.part10 import FileMeta, Part10Error, ScannedFile, read_file_meta
-
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from dimse.association import Association, StoreSource
     from dimse.negotiation import AcceptedContext
 
 __all__ = ["PreparedStore", "prepare_store"]
 
-_UNCOMPRESSED = (
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-)
+_UNCOMPRESSED = UNCOMPRESSED_TRANSFER_SYNTAXES
 _WHOLE_READ_LIMIT = 8 << 20  # read smaller files in one call; stream larger ones
 _CHUNK = 4 << 20
 
@@ -92,11 +87,17 @@ def _uncompressed(contexts: list[AcceptedContext]) -> AcceptedContext | None:
 
 
 def prepare_store(assoc: Association, source: StoreSource) -> PreparedStore:
-    if isinstance(source, Dataset):
-        return _prepare_dataset(assoc, source, None)
     if isinstance(source, ScannedFile):
         return _prepare_file(assoc, source.path, source.meta)
-    return _prepare_file(assoc, Path(os.fspath(source)))
+    if isinstance(source, (str, os.PathLike)):
+        return _prepare_file(assoc, Path(os.fspath(source)))
+    from pydicom.dataset import Dataset  # only a caller with a Dataset needs pydicom
+
+    if not isinstance(source, Dataset):
+        raise UsageError(
+            f"send_c_store takes a pydicom Dataset or a file path, not {type(source).__name__}"
+        )
+    return _prepare_dataset(assoc, source, None)
 
 
 def _prepare_file(assoc: Association, path: Path, scanned: FileMeta | None = None) -> PreparedStore:
@@ -183,6 +184,8 @@ def _prepare_dataset(assoc: Association, dataset: Dataset, path: Path | None) ->
         )
     own = UID(str(own))
     context = _pick(contexts, own)
+    from dimse.datasets import encode_dataset  # pydicom, needed only for Datasets
+
     if context is not None and own.is_compressed:
         return PreparedStore(
             context, str(sop_class), str(sop_instance), encode_dataset(dataset, own)

@@ -12,15 +12,13 @@ import sys
 import textwrap
 from collections.abc import Iterable
 
-from pydicom.uid import (
-    AllTransferSyntaxes,
+import dimse
+from dimse.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-
-import dimse
 
 __all__ = [
     "EXIT_ABORTED",
@@ -303,6 +301,8 @@ def accepted_syntaxes(prefer: str | None) -> list[str]:
         DeflatedExplicitVRLittleEndian,
         ExplicitVRBigEndian,
     ]
+    from pydicom.uid import AllTransferSyntaxes  # every syntax pydicom knows of PS3.6
+
     ordered = dict.fromkeys([*head, *AllTransferSyntaxes])
     return [str(uid) for uid in ordered]
 

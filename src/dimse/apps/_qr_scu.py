@@ -39,7 +39,6 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.uid import UID
 
 from dimse import service_classes
 from dimse._service_base import ServiceClass
@@ -50,6 +49,7 @@ from dimse.association import Association
 from dimse.errors import AssociationAborted, DimseError, UsageError
 from dimse.messages import Response
 from dimse.qr_scu import ResponseStream, query_model_uid
+from dimse.uid import UID
 
 __all__ = [
     "CANCEL_WAIT",

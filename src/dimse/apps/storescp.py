@@ -13,8 +13,6 @@ import logging
 import os
 from pathlib import Path
 
-from pydicom.uid import UID
-
 from dimse.ae import AE, StoreToDirectory
 from dimse.apps import _common as common
 from dimse.apps import _options as options
@@ -22,6 +20,7 @@ from dimse.apps._common import AppError
 from dimse.association import Association
 from dimse.evt import EVT_C_ECHO, EVT_C_STORE, Event
 from dimse.messages import CStoreRQ, Message
+from dimse.uid import UID
 
 __all__ = ["DiscardSink", "discard_sink", "main"]
 

@@ -28,7 +28,6 @@ from functools import cache
 from pathlib import Path
 
 import attrs
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dimse import service_classes
 from dimse._service_base import ServiceClass
@@ -41,6 +40,7 @@ from dimse.association import Association
 from dimse.errors import DimseError
 from dimse.negotiation import RequestedContext
 from dimse.part10 import FileMeta, Part10Error, ScannedFile, is_valid_uid, read_file_meta
+from dimse.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 __all__ = ["Item", "main", "plan_batches", "scan"]
 
