@@ -387,6 +387,10 @@ class Connection:
             assert isinstance(pdu, AAssociateRJ)
             self._events.append(AssociationRejected(pdu, local=False))
         elif primitive == A_RELEASE_INDICATION:
+            # A message the peer left half-sent will never be completed: its sink
+            # (a temporary file, say) is discarded now, not when the socket closes.
+            if self._assembler is not None:
+                self._assembler.abort()
             self._events.append(ReleaseRequested())
             self._run(self._upper.respond_release())
             # Our A-RELEASE-RP is out: released for us (Sta13 only waits for the close).
@@ -394,6 +398,8 @@ class Connection:
             if self._upper.state in (State.STA1, State.STA13) or self.should_close:
                 self._released()
         elif primitive == A_RELEASE_CONFIRMATION:
+            if self._assembler is not None:
+                self._assembler.abort()
             self._released()
         elif primitive in (A_ABORT_INDICATION, A_P_ABORT_INDICATION):
             self._events.append(PeerAborted(pdu if isinstance(pdu, AAbort) else None))

@@ -306,10 +306,14 @@ def _half_a_store(raw: RawPeer, out: Path, finish: str) -> None:
     if finish == "a-abort":
         raw.send(AAbort(source=0, reason=0).encode())
         assert raw.read_eof() == b""  # PS3.8 AA-3: no answer, the transport closes
+    elif finish == "a-release":
+        # released with a data set half-sent: the SCP answers, and drops the instance
+        raw.send(AReleaseRQ().encode())
+        assert isinstance(raw.read_pdu(), AReleaseRP)
     raw.close()
 
 
-@pytest.mark.parametrize("finish", ["close", "a-abort"])
+@pytest.mark.parametrize("finish", ["close", "a-abort", "a-release"])
 def test_abort_mid_transfer_leaves_no_file(tmp_path: Path, finish: str) -> None:
     out = tmp_path / "out"
     scp = scp_ae()
@@ -317,7 +321,10 @@ def test_abort_mid_transfer_leaves_no_file(tmp_path: Path, finish: str) -> None:
     ended: list[str] = []
 
     async def main() -> None:
-        handlers = [(evt.EVT_ABORTED, lambda e: ended.append("aborted"))]
+        handlers = [
+            (evt.EVT_ABORTED, lambda e: ended.append("aborted")),
+            (evt.EVT_RELEASED, lambda e: ended.append("released")),
+        ]
         async with serving(scp, evt_handlers=handlers) as server:
             raw = RawPeer(server.port)
             await asyncio.to_thread(_half_a_store, raw, out, finish)
@@ -333,7 +340,9 @@ def test_abort_mid_transfer_leaves_no_file(tmp_path: Path, finish: str) -> None:
             assert listing(out) == [str(ds.SOPInstanceUID)]
 
     run(main())
-    assert ended == ["aborted"]
+    # the server's own association with the second client is released too
+    first = "released" if finish == "a-release" else "aborted"
+    assert ended == [first, "released"]
 
 
 def _bad_pdu_type(raw: RawPeer) -> None:
