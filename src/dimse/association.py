@@ -141,6 +141,7 @@ class Association:
         self.is_rejected = False
         self.rejection: AssociationRejectedError | None = None
         self.abort_info: AssociationAborted | None = None
+        self._faulted = False  # we aborted for the peer's protocol violation
         self.peer_address: tuple[str, int] | None = None
         connection.sink_for = self.sink_for
         if handlers.has(EVT_PDU_SENT) or handlers.has(EVT_PDU_RECV):
@@ -208,6 +209,8 @@ class Association:
             handler = _HANDLERS.get(type(event))
             if handler is not None:
                 handler(self, event)
+        if self._connection.error is not None and not self._faulted:
+            self._provider_abort(self._connection.error)
         self._flush()
 
     def _flush(self) -> None:
@@ -216,7 +219,9 @@ class Association:
         link = self.link
         if out and link is not None:
             link.write(out)
-        if conn.should_close and link is not None:
+        if self._faulted and link is not None:
+            self._close_link()
+        elif conn.should_close and link is not None:
             link.close()
         deadline = conn.deadline
         if deadline != self._artim_at:
@@ -309,7 +314,7 @@ class Association:
         try:
             routed = self._router.route(response)
         except ProtocolError as exc:
-            LOGGER.error("%s; aborting", exc)
+            self._provider_abort(exc)
             self._dispatch(self._connection.abort(AbortSource.SERVICE_PROVIDER, exc.reason))
             return
         message_id = routed.request.message_id
@@ -331,6 +336,9 @@ class Association:
 
     def _on_peer_aborted(self, event: PeerAborted) -> None:
         pdu = event.pdu
+        if self._connection.error is not None and not self._faulted:
+            self._provider_abort(self._connection.error)  # our A-P-ABORT: say why
+            return
         self._aborted(
             AssociationAborted(
                 pdu.source if pdu is not None else None, pdu.reason if pdu is not None else None
@@ -339,7 +347,7 @@ class Association:
         )
 
     def _on_closed(self, event: Closed) -> None:
-        if event.error is not None:
+        if event.error is not None and not self._faulted:
             LOGGER.error("peer %s: %s", self.peer_address, event.error)
             self._aborted(
                 AssociationAborted(
@@ -348,12 +356,44 @@ class Association:
             )
 
     def _aborted(self, info: AssociationAborted, pdu: PDU | None = None) -> None:
-        """Record an abort (ours, the peer's or the provider's); EVT_ABORTED fires once."""
+        """Record an abort (ours, the peer's or the provider's); EVT_ABORTED fires once.
+
+        Every request still waiting for a response fails now with the abort's reason:
+        none can come, and the transport may take until ARTIM to close.
+        """
         if self.is_aborted:
             return
         self.is_aborted = True
         self.abort_info = self.abort_info or info
         self.handlers.notify(self, EVT_ABORTED, pdu=pdu)
+        self._fail_operations(self.abort_info)
+
+    def _provider_abort(self, exc: ProtocolError) -> None:
+        """The peer broke the protocol and we abort (A-ABORT, service provider): the
+        precise reason is what the caller sees, and :meth:`_flush` closes the connection
+        once the A-ABORT is written rather than when ARTIM expires."""
+        self._faulted = True
+        LOGGER.error("peer %s: %s; aborting", self.peer_address, exc)
+        info = AssociationAborted(int(AbortSource.SERVICE_PROVIDER), int(exc.reason), str(exc))
+        self._aborted(info)
+
+    def _close_link(self) -> None:
+        if self.link is not None:
+            # What is buffered (the A-ABORT last) goes out first; a peer that stopped
+            # reading never takes it, and ARTIM (PS3.8 AA-1, Sta13) ends the transport.
+            # A send waiting for the socket gives up now.
+            self.link.close()
+            self.link.wake_writers()
+
+    def _fail_operations(self, error: BaseException) -> None:
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiting.clear()
+        for stream in self._streams.values():
+            stream.put_nowait(error)
+            self._operations.release()  # a request waiting for the slot then gets the error
+        self._streams.clear()
 
     def _finish(self) -> None:
         if self._ended.done():
@@ -368,14 +408,7 @@ class Association:
         if not self._established.done():
             self._established.set_exception(self.rejection or error)
             self._established.exception()  # retrieved: no "never retrieved" warning
-        for waiter in self._waiting.values():
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._waiting.clear()
-        for stream in self._streams.values():
-            stream.put_nowait(error)
-            self._operations.release()  # a request waiting for the slot then gets the error
-        self._streams.clear()
+        self._fail_operations(error)
         self._pending_requests.clear()
         self._ended.set_result(None)
 
@@ -554,12 +587,7 @@ class Association:
             return
         self._aborted(AssociationAborted(0, 0, "aborted locally"))
         self._dispatch(self._connection.abort())
-        if self.link is not None:
-            # The A-ABORT goes out after what is already buffered; a peer that stopped
-            # reading never takes it, and ARTIM (PS3.8 AA-1, Sta13) closes the
-            # transport. A send waiting for the socket gives up now.
-            self.link.close()
-            self.link.wake_writers()
+        self._close_link()
 
     # -- SCP -----------------------------------------------------------------------------------
     def sink_for(self, message: Message, context_id: int) -> SinkChoice:

@@ -17,7 +17,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -257,10 +257,17 @@ class SlowProxy:
 
 class MuteAcceptor:
     """Accepts one association (every context proposed) and then reads and ignores
-    everything - a peer that never answers a request or a release."""
+    everything - a peer that never answers a request or a release.
 
-    def __init__(self, *, deaf: bool = False) -> None:
+    ``reply`` (optional) is called with each PDU received after the association and may
+    return bytes to send back: a peer that answers wrongly but keeps the socket open.
+    """
+
+    def __init__(
+        self, *, deaf: bool = False, reply: Callable[[PDU], bytes | None] | None = None
+    ) -> None:
         self.deaf = deaf  # stop reading at all once associated: the sender's writes stall
+        self.reply = reply
         self.done = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -296,7 +303,11 @@ class MuteAcceptor:
                 self.done.wait(20)
                 return
             while True:
-                self.received.append(int(peer.read_pdu().pdu_type))
+                pdu = peer.read_pdu()
+                self.received.append(int(pdu.pdu_type))
+                answer = self.reply(pdu) if self.reply is not None else None
+                if answer:
+                    peer.send(answer)
         except (OSError, ConnectionError):
             return
         finally:

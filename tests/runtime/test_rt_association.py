@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,9 @@ from dimse.ae import StoreToDirectory
 from dimse.association import DimseTimeout
 from dimse.datasets import encode_dataset
 from dimse.errors import AbortReason, AbortSource, AssociationAborted, AssociationRejected
-from dimse.messages import CStoreRQ
+from dimse.messages import CEchoRSP, CStoreRQ, CStoreRSP
 from dimse.negotiation import RejectReason, RejectResult, RejectSource
-from dimse.pdu import PDV, AAbort, AReleaseRP, AReleaseRQ, PDataTF, PDUType
+from dimse.pdu import PDU, PDV, AAbort, AReleaseRP, AReleaseRQ, PDataTF, PDUType
 from dimse.pdv import fragment
 from dimse.write_behind import FLUSH_BYTES
 
@@ -274,6 +275,54 @@ def test_network_timeout_ends_a_stalled_upload(tmp_path: Path) -> None:
             await asyncio.wait_for(assoc.wait_closed(), 15)
         finally:
             await asyncio.to_thread(peer.join)
+
+    run(main())
+
+
+def _wrong_answer(kind: str) -> Callable[[PDU], bytes | None]:
+    """A reply hook for MuteAcceptor: answer each request wrongly, keep the socket open."""
+
+    def reply(pdu: PDU) -> bytes | None:
+        if not isinstance(pdu, PDataTF):
+            return None
+        context = pdu.pdvs[0].context_id
+        if kind == "bad-pdu":
+            return b"\x0a\x00\x00\x00\x00\x04abcd"  # no such PDU type
+        if kind == "garbage-command":
+            return PDataTF(pdvs=(PDV(context, 0x03, b"\x00\x00\x00\x00garbage!"),)).encode()
+        answers = {
+            "unknown-message-id": CEchoRSP(message_id_being_responded_to=0x7777, status=0),
+            "wrong-response-type": CStoreRSP(message_id_being_responded_to=1, status=0),
+        }
+        return b"".join(fragment(context, answers[kind].to_command(), None, 16384))
+
+    return reply
+
+
+@pytest.mark.parametrize(
+    "kind", ["unknown-message-id", "wrong-response-type", "garbage-command", "bad-pdu"]
+)
+def test_a_malformed_answer_fails_the_request_at_once(kind: str) -> None:
+    """We abort for the peer's violation (A-ABORT, service provider): the waiting request
+    fails now with that reason, and our side closes the connection rather than waiting
+    for the peer to, or for ARTIM (far beyond this test's bound here)."""
+    scu = scu_ae()
+    scu.acse_timeout = 600
+    scu.dimse_timeout = 600
+
+    async def main() -> None:
+        peer = MuteAcceptor(reply=_wrong_answer(kind))
+        try:
+            assoc = await scu.associate_async("127.0.0.1", peer.port, "MUTE")
+            with pytest.raises(AssociationAborted) as raised:
+                await assoc.send_c_echo()
+            assert raised.value.source == int(AbortSource.SERVICE_PROVIDER)
+            assert str(raised.value).count(":") >= 1  # says why, not only "aborted"
+            assert assoc.is_aborted and assoc.abort_info is raised.value
+            await assoc.wait_closed()
+        finally:
+            await asyncio.to_thread(peer.join)
+        assert peer.received[-1] == PDUType.A_ABORT
 
     run(main())
 
