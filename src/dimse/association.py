@@ -174,7 +174,9 @@ class Association:
 
     @property
     def is_alive(self) -> bool:
-        return not self._ended.done()
+        """Still usable: not ended and not aborted (an aborted association may wait for
+        its transport to close a little longer; :meth:`wait_closed` waits for that)."""
+        return not self._ended.done() and not self.is_aborted
 
     def __repr__(self) -> str:
         role = "requestor" if self.is_requestor else "acceptor"
