@@ -11,10 +11,12 @@ import zlib
 from io import BytesIO
 from typing import TYPE_CHECKING
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
-from pydicom.filewriter import write_dataset
+from pydicom.filewriter import correct_ambiguous_vr, write_dataset
+from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from dimse._implementation import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
@@ -75,6 +77,9 @@ def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
     buffer.is_implicit_VR = uid.is_implicit_VR
     buffer.is_little_endian = uid.is_little_endian
     try:
+        source_little = dataset.original_encoding[1]
+        if source_little is not None and source_little != uid.is_little_endian:
+            dataset = _in_other_byte_order(materialise(dataset), source_little)
         write_dataset(buffer, dataset)
     except Exception as exc:
         raise UsageError(f"cannot encode the dataset as {uid.name}: {exc}") from exc
@@ -88,6 +93,39 @@ def encode_dataset(dataset: Dataset, transfer_syntax: str) -> bytes:
             # an odd one). Inflating stops at the end of the stream and ignores it.
             raw += b"\x00"
     return raw
+
+
+# Values pydicom keeps as the bytes they are, and their word size: the byte order of a
+# transfer syntax applies to them too (PS3.5 7.3), so they are swapped between orders.
+_WORD_SIZE = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _in_other_byte_order(dataset: Dataset, source_little: bool) -> Dataset:
+    """A copy of ``dataset`` for the other byte order. pydicom re-encodes numbers (US,
+    FL, ...) in the order it writes, but OW/OL/OF/OD/OV values (pixel data above all)
+    are bytes to it and would go out unswapped: 16-bit pixels would change value.
+    Ambiguous VRs ("OB or OW", "US or SS") are settled in the source order first."""
+    correct_ambiguous_vr(dataset, source_little)
+    out = Dataset()
+    for elem in dataset:
+        value = elem.value
+        size = _WORD_SIZE.get(str(elem.VR), 0)
+        if elem.VR == "SQ":
+            items = [_in_other_byte_order(item, source_little) for item in value]
+            out.add(DataElement(elem.tag, elem.VR, Sequence(items)))
+        elif size and isinstance(value, (bytes, bytearray)) and len(value) % size == 0:
+            out.add(DataElement(elem.tag, elem.VR, _swap_bytes(value, size)))
+        else:
+            out.add(elem)
+    return out
+
+
+def _swap_bytes(value: bytes | bytearray, size: int) -> bytes:
+    view = memoryview(value)
+    out = bytearray(len(value))
+    for i in range(size):
+        out[i::size] = view[size - 1 - i :: size]
+    return bytes(out)
 
 
 def file_meta_for(request: Message, transfer_syntax: str) -> FileMetaDataset:
