@@ -122,9 +122,19 @@ def _prepare_file(assoc: Association, path: Path, scanned: FileMeta | None = Non
         raise
     contexts = _contexts_for(assoc, meta.sop_class_uid)
     context = _pick(contexts, meta.transfer_syntax_uid)
-    if context is None:
+    odd = (size - meta.dataset_offset) % 2 == 1
+    if context is None or odd:
+        # Not accepted as it is, or a malformed file with an odd-length data set, which
+        # no PDV may carry (PS3.5 7.1.1: values have even lengths; dcmtk aborts on it):
+        # pydicom re-encodes it, padding odd values once they are decoded (it would
+        # write undecoded ones back as they were).
         handle.close()
-        return _prepare_dataset(assoc, _read_with_pydicom(path), path)
+        dataset = _read_with_pydicom(path)
+        if odd:
+            from dimse.datasets import materialise
+
+            materialise(dataset)
+        return _prepare_dataset(assoc, dataset, path)
     if whole is not None:
         handle.close()
         payload: bytes | memoryview | Iterator[bytes] = memoryview(whole)[meta.dataset_offset :]
@@ -160,7 +170,7 @@ def _read_with_pydicom(path: Path) -> Dataset:
     try:
         return dcmread(path, force=True)
     except Exception as exc:
-        raise UsageError(f"{path}: not a readable DICOM file ({exc})") from exc
+        raise UsageError(f"{path}: not a readable DICOM file ({_one_line(exc)})") from exc
 
 
 def _prepare_dataset(assoc: Association, dataset: Dataset, path: Path | None) -> PreparedStore:
@@ -198,7 +208,7 @@ def _prepare_dataset(assoc: Association, dataset: Dataset, path: Path | None) ->
             accepted = ", ".join(sorted({c.transfer_syntax for c in contexts}))
             raise UsageError(
                 f"{name}: {own.name} was not accepted (accepted: {accepted}) and "
-                f"pydicom cannot decompress it: {exc}"
+                f"pydicom cannot decompress it: {_one_line(exc)}"
             ) from exc
     context = context or _uncompressed(contexts)
     if context is None:
@@ -207,3 +217,8 @@ def _prepare_dataset(assoc: Association, dataset: Dataset, path: Path | None) ->
     return PreparedStore(
         context, str(sop_class), str(sop_instance), encode_dataset(dataset, context.transfer_syntax)
     )
+
+
+def _one_line(exc: BaseException) -> str:
+    """pydicom's messages may list one plugin per line; an app prints one line per file."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())

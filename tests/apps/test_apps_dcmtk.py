@@ -50,6 +50,27 @@ def test_storescu_request_implicit_converts_for_dcmtk(tmp_path: Path) -> None:
     assert read_file_meta(received).transfer_syntax_uid == ImplicitVRLittleEndian
 
 
+def test_storescu_pads_a_file_with_an_odd_length_data_set_for_dcmtk(tmp_path: Path) -> None:
+    """A malformed file (one odd-length value, so an odd-length data set) cannot go out
+    as it is: dcmtk aborts on an odd PDV. storescu re-encodes it with pydicom, which
+    pads the value, and the files after it still arrive on the same association."""
+    odd = make_file(tmp_path / "odd.dcm", MRImageStorage)
+    # (0011,0010) LO "ABC": a private creator of length 3 appended to the data set (out
+    # of tag order too; pydicom writes it in order)
+    odd.write_bytes(odd.read_bytes() + b"\x11\x00\x10\x00LO\x03\x00ABC")
+    after = make_file(tmp_path / "after.dcm", MRImageStorage)
+    out = tmp_path / "out"
+    out.mkdir()
+    with dcmtk_server("storescp", ["-od", str(out), "+B", "-aet", "DCMTK"], tmp_path) as scp:
+        result = run(["storescu", "127.0.0.1", str(scp.port), str(odd), str(after)])
+    assert result.returncode == 0, result.stdout + result.stderr + scp.output
+    assert "2 stored, 0 failed" in result.stdout
+    received = {instance_uid(p): p for p in stored_files(out)}
+    stored = dataset_bytes(received[instance_uid(odd)])
+    assert len(stored) % 2 == 0 and b"\x11\x00\x10\x00LO\x04\x00ABC " in stored
+    assert dataset_bytes(received[instance_uid(after)]) == dataset_bytes(after)
+
+
 def test_dcmtk_storescu_to_storescp(tmp_path: Path) -> None:
     files = make_tree(tmp_path / "in")
     out = tmp_path / "out"

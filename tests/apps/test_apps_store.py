@@ -105,6 +105,33 @@ def test_bare_dataset_file_is_sent(tmp_path: Path) -> None:
     assert dcmread(stored).SOPInstanceUID == dcmread(bare, force=True).SOPInstanceUID
 
 
+def test_a_compressed_file_that_cannot_be_converted_is_one_line(tmp_path: Path) -> None:
+    """JPEG Baseline for an SCP that takes implicit VR only: pydicom cannot decompress it
+    here (no plugin, or not a real JPEG), the file fails with one line naming it and
+    why, and the next file is still sent."""
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    jpeg = make_file(tmp_path / "in" / "jpeg.dcm", syntax=JPEGBaseline8Bit, pixels=0)
+    ds = dcmread(jpeg)
+    ds.Rows = ds.Columns = 4
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = encapsulate([b"\xff\xd8 not really a JPEG \xff\xd9"])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(jpeg, enforce_file_format=True)
+    good = make_file(tmp_path / "in" / "good.dcm")
+    out = tmp_path / "out"
+    with dimse_server("storescp", ["-od", str(out), "-xi"], tmp_path) as scp:
+        result = run(["storescu", "127.0.0.1", str(scp.port), str(jpeg), str(good)])
+    assert result.returncode == 1, result.stderr
+    assert "1 stored, 1 failed" in result.stdout
+    [line] = [x for x in result.stderr.splitlines() if "jpeg.dcm" in x]
+    assert "JPEG Baseline" in line and "cannot decompress" in line
+    assert all(x.startswith(("E: ", "W: ", "I: ", "dimse ")) for x in result.stderr.splitlines())
+    assert [instance_uid(p) for p in stored_files(out)] == [instance_uid(good)]
+
+
 def test_ignore_receives_and_keeps_nothing(tmp_path: Path) -> None:
     make_tree(tmp_path / "in")
     out = tmp_path / "out"
