@@ -1,11 +1,12 @@
 """The asyncio driver: moves bytes between a socket and a :class:`~dimse.connection.Connection`.
 
-Nothing protocol-related is decided here. Reads arrive through ``data_received`` (no
-polling, no sleeps); writes go out with ``writelines`` as soon as the connection
-produces them, with TCP_NODELAY set so a small command never waits for Nagle; writing
-pauses when the kernel buffer is full (``pause_writing``) and resumes on
-``resume_writing``, so sending a large dataset never queues more than one batch in
-memory.
+Nothing protocol-related is decided here. Reads are ``recv_into`` the buffer the
+connection names (asyncio's buffered protocol: a large PDU lands straight in the
+buffer it is decoded from, no copy of ours; no polling, no sleeps); writes go out with
+``writelines`` as soon as the connection produces them, with TCP_NODELAY set so a small
+command never waits for Nagle; writing pauses when the kernel buffer is full
+(``pause_writing``) and resumes on ``resume_writing``, so sending a large dataset never
+queues more than one batch in memory.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class LinkOwner(Protocol):
 
     def link_made(self, link: Link) -> None: ...
 
-    def link_data(self, data: bytes) -> None: ...
+    def link_buffer(self) -> memoryview: ...
+
+    def link_received(self, nbytes: int) -> None: ...
 
     def link_lost(self, exc: Exception | None) -> None: ...
 
@@ -40,7 +43,7 @@ def set_socket_options(transport: asyncio.BaseTransport) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class Link(asyncio.Protocol):
+class Link(asyncio.BufferedProtocol):
     """One transport connection; the owner is attached when the protocol is created."""
 
     def __init__(self, owner_factory: Callable[[Link], LinkOwner]) -> None:
@@ -69,8 +72,11 @@ class Link(asyncio.Protocol):
         transport.set_write_buffer_limits(high=4 << 20, low=1 << 20)
         self._owner.link_made(self)
 
-    def data_received(self, data: bytes) -> None:
-        self._owner.link_data(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._owner.link_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._owner.link_received(nbytes)
 
     def eof_received(self) -> bool:
         return False  # close our side too

@@ -190,9 +190,12 @@ class Association:
         self._dispatch(self._connection.transport_connected())
         self._arm_idle()
 
-    def link_data(self, data: bytes) -> None:
+    def link_buffer(self) -> memoryview:
+        return self._connection.receive_buffer()
+
+    def link_received(self, nbytes: int) -> None:
         self._last_activity = self._loop.time()
-        self._dispatch(self._connection.receive_data(data))
+        self._dispatch(self._connection.received_into(nbytes))
 
     def link_lost(self, exc: Exception | None) -> None:
         if self._connection.state is not State.STA1:

@@ -248,9 +248,32 @@ class Connection:
         try:
             pdus = self._framer.feed(data)
         except ProtocolError as exc:
-            self.error = exc
-            self._run(self._upper.receive_invalid_pdu(exc))
-            return self._take_events()
+            return self._invalid_pdu(exc)
+        return self._received(pdus)
+
+    def receive_buffer(self) -> memoryview:
+        """Where the driver should receive the next bytes (``recv_into``); report them
+        with :meth:`received_into`. A large PDU is received straight into its place."""
+        return self._framer.get_buffer()
+
+    def received_into(self, nbytes: int) -> list[ConnectionEvent]:
+        """``nbytes`` were received into the last :meth:`receive_buffer` -> events."""
+        if nbytes == 0:
+            return self.transport_closed()
+        if self._framer.dead:
+            return []
+        try:
+            pdus = self._framer.buffer_updated(nbytes)
+        except ProtocolError as exc:
+            return self._invalid_pdu(exc)
+        return self._received(pdus)
+
+    def _invalid_pdu(self, exc: ProtocolError) -> list[ConnectionEvent]:
+        self.error = exc
+        self._run(self._upper.receive_invalid_pdu(exc))
+        return self._take_events()
+
+    def _received(self, pdus: list[PDU]) -> list[ConnectionEvent]:
         for pdu in pdus:
             if self.on_pdu is not None:
                 self.on_pdu("received", pdu)

@@ -18,6 +18,12 @@ the Maximum Length sub-item; it bounds the PDU-length field, i.e. the bytes afte
 6-byte header). Every other PDU is bounded by ``max_association_pdu_length`` (an
 A-ASSOCIATE-RQ/AC arrives before any maximum length is agreed).
 
+Reading straight into place: a driver that can receive into a buffer asks
+:meth:`Framer.get_buffer` where the next bytes should land and reports how many came
+with :meth:`Framer.buffer_updated`. While a large body is being filled that is the body
+itself (the kernel copies the bytes to where the PDU keeps them: no copy of our own);
+otherwise it is a reusable scratch buffer fed as above.
+
 After a :class:`~dimse.errors.ProtocolError` the framer is dead: every later ``feed``
 raises :class:`~dimse.errors.UsageError`. PDUs decoded earlier in the failing ``feed``
 call are not returned; the association is being aborted anyway.
@@ -37,6 +43,8 @@ _PREALLOCATE = (1 << 20) + 6
 """Bodies up to this size are allocated whole from the header (one copy per byte);
 larger ones grow as bytes arrive, so a peer cannot make us commit more memory than it
 sends by declaring a long PDU and stalling."""
+_SCRATCH = 256 << 10  # a read that is not into a body: asyncio's own read size
+_DIRECT_MIN = 64 << 10  # a body with this much room left is read into directly
 
 
 def _check_limit(name: str, value: object) -> int:
@@ -56,10 +64,12 @@ class Framer:
     __slots__ = (
         "_body",
         "_dead",
+        "_direct",
         "_filled",
         "_header",
         "_max_association_pdu_length",
         "_max_pdu_length",
+        "_scratch",
         "_total",
     )
 
@@ -73,6 +83,8 @@ class Framer:
         self._filled = 0
         self._total = 0  # size of the PDU being filled
         self._dead = False
+        self._direct = False  # the last get_buffer() was a view of the body
+        self._scratch: bytearray | None = None
 
     @property
     def max_pdu_length(self) -> int:
@@ -111,6 +123,43 @@ class Framer:
             self._dead = True
             self._header.clear()
             self._body = None
+            raise
+
+    def get_buffer(self) -> memoryview:
+        """Where the next received bytes should be written (then :meth:`buffer_updated`).
+
+        The unfilled part of the body being assembled when much of it is missing, so a
+        large P-DATA-TF is received in place; else a scratch buffer of 256 KiB.
+        """
+        body = self._body
+        if body is not None and not self._dead and len(body) - self._filled >= _DIRECT_MIN:
+            self._direct = True
+            return memoryview(body)[self._filled :]
+        self._direct = False
+        if self._scratch is None:
+            self._scratch = bytearray(_SCRATCH)
+        return memoryview(self._scratch)
+
+    def buffer_updated(self, nbytes: int) -> list[PDU]:
+        """``nbytes`` were written at the start of the last :meth:`get_buffer`; return
+        the PDUs they complete, in order."""
+        if self._dead:
+            raise UsageError("the framer stopped at a protocol error; abort the association")
+        if not self._direct:
+            assert self._scratch is not None, "buffer_updated() without get_buffer()"
+            return self.feed(memoryview(self._scratch)[:nbytes])
+        self._direct = False
+        body = self._body
+        assert body is not None and self._filled + nbytes <= len(body)
+        self._filled += nbytes
+        if self._filled < self._total:
+            return []
+        self._body = None
+        self._filled = 0
+        try:
+            return [decode(body)]  # the PDU now owns ``body``
+        except ProtocolError:
+            self._dead = True
             raise
 
     def _feed(self, data: bytes | bytearray | memoryview) -> list[PDU]:

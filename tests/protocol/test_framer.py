@@ -252,3 +252,90 @@ def test_decoded_pdus_match_decode() -> None:
     framer = Framer(1 << 16)
     for pdu, wire in zip(framer.feed(STREAM), (p.encode() for p in SAMPLE), strict=True):
         assert pdu == decode(wire)
+
+
+# -- reading into the framer's buffers (get_buffer / buffer_updated, as recv_into does) --
+
+
+def recv_into_chunks(framer: Framer, data: bytes, limits: list[int]) -> list[PDU]:
+    """Deliver ``data`` like a socket's recv_into: each read fills at most the buffer the
+    framer names and at most the next limit."""
+    out: list[PDU] = []
+    pos = 0
+    reads = iter(limits)
+    while pos < len(data):
+        buf = framer.get_buffer()
+        assert len(buf) > 0
+        limit = next(reads, len(data))
+        n = min(len(buf), len(data) - pos, max(limit, 1))
+        buf[:n] = data[pos : pos + n]
+        del buf  # asyncio drops its reference before the next read too
+        out += framer.buffer_updated(n)
+        pos += n
+    return out
+
+
+BIG = PDataTF((PDV(1, 0, bytes(range(256)) * 4000), PDV(1, 2, b"x" * 100)))  # < 1 MiB
+HUGE = PDataTF((PDV(1, 2, bytes(range(251)) * 12000),))  # ~3 MiB: past the preallocation
+
+
+@given(limits=st.lists(st.integers(1, 400_000), max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_reading_into_buffers_gives_the_same_pdus(limits: list[int]) -> None:
+    sample = [*SAMPLE[:3], BIG, SAMPLE[2], HUGE, *SAMPLE[3:]]
+    stream = b"".join(p.encode() for p in sample)
+    out = recv_into_chunks(Framer(8 << 20), stream, limits)
+    assert out == sample
+
+
+def test_a_large_body_is_received_in_place() -> None:
+    framer = Framer(8 << 20)
+    encoded = BIG.encode()
+    framer.feed(encoded[:6])  # the header: the body is allocated now
+    buf = framer.get_buffer()
+    assert len(buf) == len(encoded) - 6  # the rest of the PDU, in its own buffer
+    buf[:] = encoded[6:]
+    body = buf.obj
+    del buf
+    [pdu] = framer.buffer_updated(len(encoded) - 6)
+    assert pdu == BIG
+    assert isinstance(pdu, PDataTF) and pdu.pdvs[0].data.obj is body  # no copy made
+    assert framer.pending == 0
+
+
+def test_small_pdus_through_the_scratch_buffer_are_copied_out() -> None:
+    framer = Framer(1 << 16)
+    buf = framer.get_buffer()
+    buf[: len(STREAM)] = STREAM
+    del buf
+    out = framer.buffer_updated(len(STREAM))
+    assert out == SAMPLE
+    scratch = framer.get_buffer()
+    scratch[: len(STREAM)] = bytes(len(STREAM))  # the next read overwrites the scratch
+    del scratch
+    assert out == SAMPLE  # the PDUs do not share it
+
+
+def test_a_bad_header_read_into_the_scratch_buffer_kills_the_framer() -> None:
+    framer = Framer(1 << 16)
+    buf = framer.get_buffer()
+    buf[:6] = b"\x0a\x00\x00\x00\x00\x04"
+    del buf
+    with pytest.raises(ProtocolError):
+        framer.buffer_updated(6)
+    assert framer.dead
+    with pytest.raises(UsageError):
+        framer.buffer_updated(1)
+
+
+def test_a_bad_body_read_in_place_kills_the_framer() -> None:
+    framer = Framer(8 << 20)
+    encoded = bytearray(BIG.encode())
+    encoded[6] = 0xFF  # the first PDV item claims more bytes than the PDU holds
+    framer.feed(bytes(encoded[:6]))
+    buf = framer.get_buffer()
+    buf[:] = encoded[6:]
+    del buf
+    with pytest.raises(ProtocolError):
+        framer.buffer_updated(len(encoded) - 6)
+    assert framer.dead
