@@ -22,7 +22,8 @@ Reading straight into place: a driver that can receive into a buffer asks
 :meth:`Framer.get_buffer` where the next bytes should land and reports how many came
 with :meth:`Framer.buffer_updated`. While a large body is being filled that is the body
 itself (the kernel copies the bytes to where the PDU keeps them: no copy of our own);
-otherwise it is a reusable scratch buffer fed as above.
+otherwise it is a reusable scratch buffer fed as above. Right after a large PDU only
+the next 6-byte header is asked for, since another large one usually follows.
 
 After a :class:`~dimse.errors.ProtocolError` the framer is dead: every later ``feed``
 raises :class:`~dimse.errors.UsageError`. PDUs decoded earlier in the failing ``feed``
@@ -67,6 +68,7 @@ class Framer:
         "_direct",
         "_filled",
         "_header",
+        "_header_only",
         "_max_association_pdu_length",
         "_max_pdu_length",
         "_scratch",
@@ -84,6 +86,7 @@ class Framer:
         self._total = 0  # size of the PDU being filled
         self._dead = False
         self._direct = False  # the last get_buffer() was a view of the body
+        self._header_only = False  # a large PDU just ended: read the next header alone
         self._scratch: bytearray | None = None
 
     @property
@@ -138,6 +141,11 @@ class Framer:
         self._direct = False
         if self._scratch is None:
             self._scratch = bytearray(_SCRATCH)
+        if self._header_only and body is None and not self._header:
+            # After a large PDU another usually follows: read its header alone, so its
+            # body is received in place too instead of a scratch-full being copied.
+            self._header_only = False
+            return memoryview(self._scratch)[:6]
         return memoryview(self._scratch)
 
     def buffer_updated(self, nbytes: int) -> list[PDU]:
@@ -156,6 +164,7 @@ class Framer:
             return []
         self._body = None
         self._filled = 0
+        self._header_only = True
         try:
             return [decode(body)]  # the PDU now owns ``body``
         except ProtocolError:

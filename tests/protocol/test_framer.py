@@ -339,3 +339,26 @@ def test_a_bad_body_read_in_place_kills_the_framer() -> None:
     with pytest.raises(ProtocolError):
         framer.buffer_updated(len(encoded) - 6)
     assert framer.dead
+
+
+def test_after_a_large_pdu_the_next_header_is_read_alone() -> None:
+    """Large PDUs come in runs (a data set's fragments): reading the next header by
+    itself lets that PDU's body be received in place as well."""
+    framer = Framer(8 << 20)
+    stream = BIG.encode() * 3
+    sizes: list[int] = []
+    out: list[PDU] = []
+    pos = 0
+    while pos < len(stream):
+        buf = framer.get_buffer()
+        n = min(len(buf), len(stream) - pos)
+        sizes.append(len(buf))
+        buf[:n] = stream[pos : pos + n]
+        del buf
+        out += framer.buffer_updated(n)
+        pos += n
+    assert out == [BIG] * 3
+    body = len(BIG.encode()) - 6
+    # the first PDU: a scratch read (header and the start of the body), then the rest
+    # in place; each later one: its header alone, then its whole body in place
+    assert sizes[2:] == [6, body, 6, body]
