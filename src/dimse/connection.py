@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterable
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import attrs
 
@@ -93,6 +93,7 @@ __all__ = [
 ]
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
+_In = TypeVar("_In", Buffer, int)  # what the framer is given: bytes, or a count read into it
 DEFAULT_RECEIVE_PDU = 1 << 20  # what we advertise and accept when not told otherwise
 _DATA_STATES = frozenset({State.STA6, State.STA8})
 
@@ -243,13 +244,7 @@ class Connection:
         """Bytes from the transport -> events (an empty chunk means end of stream)."""
         if not data:
             return self.transport_closed()
-        if self._framer.dead:
-            return []
-        try:
-            pdus = self._framer.feed(data)
-        except ProtocolError as exc:
-            return self._invalid_pdu(exc)
-        return self._received(pdus)
+        return self._framed(self._framer.feed, data)
 
     def receive_buffer(self) -> memoryview:
         """Where the driver should receive the next bytes (``recv_into``); report them
@@ -260,20 +255,18 @@ class Connection:
         """``nbytes`` were received into the last :meth:`receive_buffer` -> events."""
         if nbytes == 0:
             return self.transport_closed()
+        return self._framed(self._framer.buffer_updated, nbytes)
+
+    def _framed(self, step: Callable[[_In], list[PDU]], received: _In) -> list[ConnectionEvent]:
+        """Received bytes through the framer (``step``), each PDU into the state machine."""
         if self._framer.dead:
             return []
         try:
-            pdus = self._framer.buffer_updated(nbytes)
+            pdus = step(received)
         except ProtocolError as exc:
-            return self._invalid_pdu(exc)
-        return self._received(pdus)
-
-    def _invalid_pdu(self, exc: ProtocolError) -> list[ConnectionEvent]:
-        self.error = exc
-        self._run(self._upper.receive_invalid_pdu(exc))
-        return self._take_events()
-
-    def _received(self, pdus: list[PDU]) -> list[ConnectionEvent]:
+            self.error = exc
+            self._run(self._upper.receive_invalid_pdu(exc))
+            return self._take_events()
         for pdu in pdus:
             if self.on_pdu is not None:
                 self.on_pdu("received", pdu)

@@ -25,6 +25,16 @@ __all__ = [
 ]
 
 
+class _PydicomFlag:
+    """A boolean property of ``pydicom.uid.UID``, asked of pydicom when first read."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, uid: UID, owner: type | None = None) -> bool:
+        return bool(getattr(uid.as_pydicom(), self._name))
+
+
 class UID(str):
     """A UID; ``name`` and ``keyword`` from the spec's registry, else from pydicom's PS3.6."""
 
@@ -52,33 +62,14 @@ class UID(str):
         known = REGISTRY.get(self)
         return known.keyword if known is not None else str(self.as_pydicom().keyword)
 
-    @property
-    def is_transfer_syntax(self) -> bool:
-        return bool(self.as_pydicom().is_transfer_syntax)
-
-    @property
-    def is_little_endian(self) -> bool:
-        return bool(self.as_pydicom().is_little_endian)
-
-    @property
-    def is_implicit_VR(self) -> bool:
-        return bool(self.as_pydicom().is_implicit_VR)
-
-    @property
-    def is_deflated(self) -> bool:
-        return bool(self.as_pydicom().is_deflated)
-
-    @property
-    def is_encapsulated(self) -> bool:
-        return bool(self.as_pydicom().is_encapsulated)
-
-    @property
-    def is_compressed(self) -> bool:
-        return bool(self.as_pydicom().is_compressed)
-
-    @property
-    def is_retired(self) -> bool:
-        return bool(self.as_pydicom().is_retired)
+    # pydicom's flags, computed by pydicom (from its PS3.5/PS3.6 tables) on first use
+    is_transfer_syntax = _PydicomFlag()
+    is_little_endian = _PydicomFlag()
+    is_implicit_VR = _PydicomFlag()
+    is_deflated = _PydicomFlag()
+    is_encapsulated = _PydicomFlag()
+    is_compressed = _PydicomFlag()
+    is_retired = _PydicomFlag()
 
     @property
     def is_valid(self) -> bool:
