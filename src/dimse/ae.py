@@ -38,6 +38,7 @@ from dimse.negotiation import (
 from dimse.part10 import encode_file_meta, is_valid_uid
 from dimse.pdu import AAssociateRQ, UserIdentityRQ
 from dimse.pdv import SinkChoice
+from dimse.upper_layer import State
 from dimse.write_behind import DiskWorker, PendingInstance
 
 if TYPE_CHECKING:
@@ -202,7 +203,12 @@ class AE:
         callers = self.require_calling_aet or None
 
         def admit(rq: AAssociateRQ) -> Any:
-            if len(self.active_associations) > self.maximum_associations:
+            # Only connections that asked to associate hold a slot: one still silent
+            # (ARTIM closes it) must not lock real clients out.
+            asking = sum(
+                1 for a in self.active_associations if a.connection.state is not State.STA2
+            )
+            if asking > self.maximum_associations:
                 return reject(RejectReason.LOCAL_LIMIT_EXCEEDED)
             return None
 

@@ -305,15 +305,21 @@ def test_max_associations_rejects_the_extra_one(tmp_path: Path) -> None:
     from dimse.ae import AE
 
     with dimse_server("echoscp", ["--max-associations", "1"], tmp_path) as scp:
-        ae = AE("HOLDER")
-        ae.add_requested_context("1.2.840.10008.1.1")
-        held = ae.associate("127.0.0.1", scp.port, "ANY-SCP")
+        # connections that never send an A-ASSOCIATE-RQ hold no slot (ARTIM ends them)
+        silent = [socket.create_connection(("127.0.0.1", scp.port), timeout=10) for _ in range(3)]
         try:
-            assert held.is_established
-            extra = run(["echoscu", "127.0.0.1", str(scp.port)])
+            ae = AE("HOLDER")
+            ae.add_requested_context("1.2.840.10008.1.1")
+            held = ae.associate("127.0.0.1", scp.port, "ANY-SCP")
+            try:
+                assert held.is_established
+                extra = run(["echoscu", "127.0.0.1", str(scp.port)])
+            finally:
+                held.release()
+            after = run(["echoscu", "127.0.0.1", str(scp.port)])
         finally:
-            held.release()
-        after = run(["echoscu", "127.0.0.1", str(scp.port)])
+            for sock in silent:
+                sock.close()
     assert extra.returncode == 4
     assert_one_liner(extra, "echoscu", "local limit exceeded (transient: try again later)")
     assert after.returncode == 0, after.stderr
