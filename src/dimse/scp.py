@@ -210,6 +210,15 @@ async def _c_store(
         )
         holder = StatusHolder()
         holder.Status = service.status_code("OUT_OF_RESOURCES", "C-STORE")
+    elif assoc.handlers.get(EVT_C_STORE) is None and getattr(assoc.ae, "store_sink", None) is None:
+        # Nobody keeps it: answering Success would lose the instance silently (the peer
+        # deletes its copy). Refused, as for an unbound C-FIND/C-GET/C-MOVE.
+        LOGGER.warning(
+            "C-STORE %s: no handler bound to EVT_C_STORE and no store_sink; refused",
+            req.affected_sop_instance_uid.rstrip("\x00"),
+        )
+        holder = StatusHolder()
+        holder.Status = service.status_code("CANNOT_UNDERSTAND", "C-STORE")
     else:
         event = Event(
             assoc,

@@ -14,6 +14,7 @@ from typing import Any
 import pydicom
 import pytest
 from _rt_net import (
+    ACCEPT_STORES,
     after_meta,
     listing,
     make_dataset,
@@ -167,7 +168,7 @@ def test_pynetdicom_scu_sees_rejected_context() -> None:
             assoc.release()
 
     async def main() -> list[str]:
-        async with serving(scp) as server:
+        async with serving(scp, evt_handlers=[ACCEPT_STORES]) as server:
             return await asyncio.to_thread(client, server.port)
 
     assert run(main()) == [MRImageStorage]

@@ -32,7 +32,7 @@ from pydicom.uid import (
 )
 
 from dimse.ae import AE, Server
-from dimse.evt import HandlerBinding
+from dimse.evt import EVT_C_STORE, Event, HandlerBinding
 from dimse.negotiation import RequestedContext, build_association_request
 from dimse.pdu import PDU, AAssociateAC, decode
 
@@ -103,6 +103,15 @@ def after_meta(data: bytes) -> bytes:
 
 
 # -- AEs and servers ------------------------------------------------------------------------
+
+
+def _accept_store(event: Event) -> int:
+    return 0
+
+
+# A C-STORE handler that takes every instance (the data set stays in memory): an SCP with
+# neither a handler nor a store_sink refuses stores rather than lose them.
+ACCEPT_STORES: HandlerBinding = (EVT_C_STORE, _accept_store)
 
 
 def scp_ae(title: str = "DIMSE-SCP", *, storage: bool = True) -> AE:
@@ -384,6 +393,7 @@ def listing(folder: Path) -> list[str]:
 
 
 __all__ = [
+    "ACCEPT_STORES",
     "TIMEOUT",
     "VERIFICATION",
     "ImplicitVRLittleEndian",

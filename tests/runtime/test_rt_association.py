@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from _rt_net import (
+    ACCEPT_STORES,
     VERIFICATION,
     MuteAcceptor,
     RawPeer,
@@ -192,7 +193,7 @@ def test_network_timeout_spares_a_slow_upload() -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
 
     async def main() -> None:
-        async with serving(scp_ae()) as server:
+        async with serving(scp_ae(), evt_handlers=[ACCEPT_STORES]) as server:
             proxy = SlowProxy(server.port)
             loop = asyncio.get_running_loop()
             assoc = await scu.associate_async(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _rt_net import after_meta, make_dataset, run, serving
+from _rt_net import ACCEPT_STORES, after_meta, make_dataset, run, serving
 from _rt_qr import (
     FIND,
     GARBAGE,
@@ -61,7 +61,7 @@ async def _get(
 ) -> list[tuple[Any, Dataset | None]]:
     async with serving(qr_scp_ae(), evt_handlers=handlers) as server:
         ae = scu or qr_scu_ae()
-        bound = [(evt.EVT_C_STORE, store)] if store is not None else []
+        bound = [(evt.EVT_C_STORE, store)] if store is not None else [ACCEPT_STORES]
         assoc = await ae.associate_async("127.0.0.1", server.port, "QR-SCP", evt_handlers=bound)
         found = await collect(assoc.send_c_get(identifier, model))
         assert (await assoc.send_c_echo()).status == 0  # the association is still fine

@@ -14,6 +14,7 @@ from typing import Any
 import pydicom
 import pytest
 from _rt_net import (
+    ACCEPT_STORES,
     VERIFICATION,
     after_meta,
     listing,
@@ -325,7 +326,7 @@ def test_rejected_context_and_store_on_it() -> None:
     scp.add_supported_context(CTImageStorage)
 
     async def main() -> None:
-        async with serving(scp) as server:
+        async with serving(scp, evt_handlers=[ACCEPT_STORES]) as server:
             assoc = await scu_ae(CTImageStorage, MRImageStorage).associate_async(
                 "127.0.0.1", server.port, "DIMSE-SCP"
             )
@@ -515,3 +516,28 @@ def test_concurrent_requests_on_one_association(tmp_path: Path) -> None:
 
     assert run(main()) == [0, 0, 0, 0, 0]
     assert len(listing(out)) == 4
+
+
+def test_a_store_nobody_keeps_is_refused_not_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No EVT_C_STORE handler and no store_sink: Success would tell the peer it may delete
+    its copy of an instance nobody kept. It is refused (0xC000, Cannot understand, as for
+    an unbound C-FIND/C-GET/C-MOVE) with a warning; a handler or a sink accepts it."""
+    sink_scp = scp_ae("SINK-SCP")
+    sink_scp.store_sink = StoreToDirectory(tmp_path / "kept", fsync=False)
+
+    async def store(scp: Any, handlers: list[evt.HandlerBinding]) -> int:
+        async with serving(scp, evt_handlers=handlers) as server:
+            assoc = await scu_ae(CTImageStorage).associate_async(
+                "127.0.0.1", server.port, "DIMSE-SCP"
+            )
+            status = (await assoc.send_c_store(make_dataset(CTImageStorage))).status
+            await assoc.release()
+            return status
+
+    assert run(store(scp_ae(), [])) == StorageStatus.CANNOT_UNDERSTAND
+    assert "no handler bound to EVT_C_STORE and no store_sink" in caplog.text
+    assert run(store(scp_ae(), [ACCEPT_STORES])) == StorageStatus.SUCCESS
+    assert run(store(sink_scp, [])) == StorageStatus.SUCCESS
+    assert len(list((tmp_path / "kept").iterdir())) == 1

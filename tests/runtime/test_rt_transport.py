@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from _rt_net import (
+    ACCEPT_STORES,
     TIMEOUT,
     listing,
     make_certificates,
@@ -122,7 +123,10 @@ def test_ipv6_loopback() -> None:
     seen: list[object] = []
 
     async def main() -> None:
-        handlers = [(evt.EVT_ESTABLISHED, lambda e: seen.append(e.assoc.peer_address))]
+        handlers = [
+            (evt.EVT_ESTABLISHED, lambda e: seen.append(e.assoc.peer_address)),
+            ACCEPT_STORES,
+        ]
         async with serving(scp_ae(), "::1", evt_handlers=handlers) as server:
             assoc = await scu_ae(CTImageStorage).associate_async("::1", server.port, "DIMSE-SCP")
             assert (await assoc.send_c_echo()).status == 0
@@ -151,7 +155,7 @@ def _threaded_server(**changes: object) -> tuple[object, threading.Event, list[s
     server = scp.start_server(
         ("127.0.0.1", 0),
         block=False,
-        evt_handlers=[(evt.EVT_ABORTED, note), (evt.EVT_RELEASED, note)],
+        evt_handlers=[(evt.EVT_ABORTED, note), (evt.EVT_RELEASED, note), ACCEPT_STORES],
     )
     assert server is not None
     return server, aborted, names
