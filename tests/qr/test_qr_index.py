@@ -21,7 +21,7 @@ from _qr_data import (
 from pydicom.dataset import Dataset
 
 from dimse.qr import sqlite as qr_sqlite
-from dimse.qr.errors import IdentifierError, IndexSchemaError
+from dimse.qr.errors import HierarchyConflict, IdentifierError, IndexSchemaError
 from dimse.qr.models import PATIENT_ROOT, PATIENT_STUDY_ONLY, PROTOCOL_APPROVAL, STUDY_ROOT, Level
 from dimse.qr.query import MatchOptions
 from dimse.qr.sqlite import SQLiteIndex
@@ -303,6 +303,7 @@ def test_sequences_are_matched_and_returned(tmp_path: Path) -> None:
                     instance(
                         SOPInstanceUID=uid(7, n),
                         StudyInstanceUID=uid(7, 0, n),
+                        SeriesInstanceUID=uid(7, 0, n, 1),  # a series is in one study
                         ProcedureCodeSequence=[item],
                     )
                 )
@@ -577,3 +578,36 @@ def test_instances_without_the_hierarchy_are_indexed_flat(tmp_path: Path) -> Non
         assert list(idx.find(None, identifier("IMAGE", SOPInstanceUID=uid(5)), STUDY_ROOT)) == []
         with pytest.raises(ValueError, match="no SOP Instance UID"):
             record(Dataset(), path="nowhere")
+
+
+def test_a_series_is_not_moved_to_another_study(index: SQLiteIndex) -> None:
+    """Series uid(0,0,0) holds 5 instances of study uid(0,0): an instance claiming that
+    series for study uid(0,1) is refused and changes nothing (else C-GET of either study
+    would deliver instances whose own Study Instance UID says otherwise)."""
+    intruder = instance(
+        PatientID="PID000",
+        StudyInstanceUID=uid(0, 1),
+        SeriesInstanceUID=uid(0, 0, 0),
+        SOPInstanceUID=uid(0, 9, 9, 9),
+    )
+    with pytest.raises(HierarchyConflict, match=f"filed under study {uid(0, 0)}"):
+        index.add(record(intruder))
+    assert index.count(Level.IMAGE) == 200 and index.get(uid(0, 9, 9, 9)) is None
+    for study in (uid(0, 0), uid(0, 1)):
+        get = identifier("STUDY", StudyInstanceUID=study)
+        assert len(list(index.instances_for(None, get, STUDY_ROOT))) == 10
+
+
+def test_the_only_instance_of_a_series_may_be_refiled(index: SQLiteIndex) -> None:
+    """A re-send of a series' only instance under a corrected study is no conflict: the
+    old copy goes first, and with it the series."""
+    alone = instance(
+        StudyInstanceUID=uid(0, 0), SeriesInstanceUID=uid(7, 7), SOPInstanceUID=uid(7, 7, 1)
+    )
+    index.add(record(alone))
+    alone.StudyInstanceUID = uid(0, 1)
+    index.add(record(alone))
+    get = identifier("SERIES", StudyInstanceUID=uid(0, 1), SeriesInstanceUID=uid(7, 7))
+    found = [i.sop_instance_uid for i in index.instances_for(None, get, STUDY_ROOT)]
+    assert found == [uid(7, 7, 1)]
+    assert index.count(Level.IMAGE) == 201

@@ -365,3 +365,19 @@ def test_concurrent_stores_and_queries(store: InstanceStore) -> None:
     assert errors == []
     assert store.index.count() == 46
     assert not store.recover().changed
+
+
+def test_a_store_that_would_move_a_series_is_refused_and_set_aside(
+    store: InstanceStore,
+) -> None:
+    first = instance(SOPInstanceUID=uid(20), StudyInstanceUID=uid(21), SeriesInstanceUID=uid(22))
+    kept = put(store, first)
+    intruder = instance(SOPInstanceUID=uid(23), StudyInstanceUID=uid(24), SeriesInstanceUID=uid(22))
+    with pytest.raises(StoreError, match=f"series {uid(22)} is filed under study {uid(21)}"):
+        put(store, intruder)
+    assert kept.exists() and store.index.get(uid(20)) is not None
+    assert store.index.get(uid(23)) is None and store.index.count(Level.STUDY) == 1
+    [aside] = (store.root / QUARANTINE).iterdir()
+    assert aside.name.startswith(uid(23))
+    assert not (store.root / uid(24)).exists()  # nothing left filed for a recovery to index
+    assert not store.recover().changed

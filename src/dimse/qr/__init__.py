@@ -10,6 +10,7 @@ index in step, and the typed errors (:class:`IdentifierError`,
 from __future__ import annotations
 
 from dimse.qr.errors import (
+    HierarchyConflict,
     IdentifierError,
     IndexSchemaError,
     QueryError,
@@ -40,6 +41,7 @@ __all__ = [
     "STUDY_ROOT",
     "FindQuery",
     "FindResults",
+    "HierarchyConflict",
     "IdentifierError",
     "Index",
     "IndexSchemaError",

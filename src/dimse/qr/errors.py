@@ -13,7 +13,14 @@ from collections.abc import Iterable
 
 from dimse.errors import DimseError
 
-__all__ = ["IdentifierError", "IndexSchemaError", "QueryError", "StoreError", "UnableToProcess"]
+__all__ = [
+    "HierarchyConflict",
+    "IdentifierError",
+    "IndexSchemaError",
+    "QueryError",
+    "StoreError",
+    "UnableToProcess",
+]
 
 
 class QueryError(DimseError):
@@ -40,3 +47,8 @@ class IndexSchemaError(DimseError):
 
 class StoreError(DimseError):
     """An instance cannot be stored: undecodable, inconsistent UIDs, or refused."""
+
+
+class HierarchyConflict(DimseError, ValueError):
+    """An instance whose series is indexed under another study: filing it would move
+    that series' other instances, whose own Study Instance UID says otherwise."""

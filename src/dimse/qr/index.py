@@ -133,7 +133,13 @@ class Index(abc.ABC):
 
     @abc.abstractmethod
     def add(self, record: InstanceRecord) -> None:
-        """Index an instance in one transaction; a known SOP Instance UID is replaced."""
+        """Index an instance in one transaction; a known SOP Instance UID is replaced.
+
+        Raises :class:`~dimse.qr.errors.HierarchyConflict` (and changes nothing) when the
+        instance's series is indexed under another study and keeps other instances
+        there. A study re-filed under another patient is not a conflict: the newest
+        instance's patient wins (a corrected Patient ID).
+        """
 
     @abc.abstractmethod
     def remove(self, sop_instance_uid: str) -> InstanceLocation | None:

@@ -38,7 +38,7 @@ from pydicom.dataset import Dataset
 from dimse.qr import dicomjson
 from dimse.qr import sqlschema as sq
 from dimse.qr.dicomjson import JsonDataset, JsonElement
-from dimse.qr.errors import IndexSchemaError
+from dimse.qr.errors import HierarchyConflict, IndexSchemaError
 from dimse.qr.index import FindResults, Index, InstanceLocation, InstanceRecord
 from dimse.qr.models import ComputedKey, InformationModel, Level
 from dimse.qr.query import (
@@ -74,6 +74,14 @@ class _Plan:
     params: list[Any]
     sources: dict[int, _Source]  # id(QueryKey) -> where its value comes from
     json_slots: frozenset[int]
+
+
+# The study a series is filed under (the instance being replaced is already gone).
+_STUDY_OF_SERIES = (
+    f"SELECT st.{sq.IDENTITY[Level.STUDY].name} FROM {sq.TABLE[Level.SERIES]} se "
+    f"JOIN {sq.TABLE[Level.STUDY]} st ON se.{sq.PARENT[Level.SERIES]} = st.pk "
+    f"WHERE se.{sq.IDENTITY[Level.SERIES].name} = ?"
+)
 
 
 class SQLiteIndex(Index):
@@ -174,6 +182,11 @@ class SQLiteIndex(Index):
             series_uid = record.text("0020000E").strip()
             if not (study_uid and series_uid):
                 return  # not in the patient/study hierarchy (e.g. a Protocol Approval)
+            filed = cur.execute(_STUDY_OF_SERIES, (series_uid,)).fetchone()
+            if filed is not None and filed[0] != study_uid:
+                raise HierarchyConflict(
+                    f"series {series_uid} is filed under study {filed[0]}, not {study_uid}"
+                )
             parent = None
             for level in (Level.PATIENT, Level.STUDY, Level.SERIES):
                 parent = self._upsert(cur, level, data, pk, parent)

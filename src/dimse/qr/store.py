@@ -46,7 +46,7 @@ from dimse.part10 import (
     is_valid_uid,
     read_file_meta,
 )
-from dimse.qr.errors import StoreError
+from dimse.qr.errors import HierarchyConflict, StoreError
 from dimse.qr.index import Index, InstanceLocation, InstanceRecord
 from dimse.qr.models import InformationModel, Level
 
@@ -221,7 +221,14 @@ class InstanceStore:
         stat = final.stat()
         record = attrs.evolve(record, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         previous = self.index.get(record.sop_instance_uid)
-        self.index.add(record)
+        try:
+            self.index.add(record)
+        except HierarchyConflict as exc:
+            # Filed already, not indexed: set it aside, so neither this store nor a
+            # later recovery indexes it, and say why.
+            self._quarantine(final)
+            self._prune(final.parent)
+            raise StoreError(str(exc)) from exc
         if previous is not None and previous.path != record.path:
             self._unlink(self.root / previous.path)
 
@@ -355,5 +362,9 @@ class InstanceStore:
                 report.stale_deleted.append(rel)
                 return False
             report.stale_deleted.append(other.path)
-        self._commit(record, path)
+        try:
+            self._commit(record, path)
+        except StoreError:
+            report.quarantined.append(rel)
+            return False
         return True
