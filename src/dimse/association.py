@@ -19,7 +19,7 @@ import collections
 import logging
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from dimse.aio import Link
 from dimse.connection import (
@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
     from dimse.pdu import PDU
 
-__all__ = ["Association", "DimseTimeout", "StoreSource"]
+__all__ = ["Association", "DimseTimeout", "ServiceUser", "StoreSource"]
 
 LOGGER = logging.getLogger("dimse.association")
 VERIFICATION = "1.2.840.10008.1.1"
@@ -88,6 +88,17 @@ _FILE_CHUNK = 4 << 20
 
 StoreSource = Union["Dataset", str, "os.PathLike[str]"]
 StreamItem = tuple[Response, bytes | None]
+
+
+class ServiceUser(NamedTuple):
+    """One side of an association, as pynetdicom's ``assoc.requestor``/``acceptor``."""
+
+    ae_title: str
+    address: str
+    port: int
+    maximum_length: int  # the largest P-DATA-TF PDU it receives (0: no limit)
+    implementation_class_uid: str | None
+    implementation_version_name: str | None
 
 
 class DimseTimeout(DimseError, TimeoutError):
@@ -171,6 +182,41 @@ class Association:
     def rejected_contexts(self) -> tuple[RejectedContext, ...]:
         found = self._connection.association
         return found.rejected_contexts if found is not None else ()
+
+    @property
+    def requestor(self) -> ServiceUser:
+        """The association requestor (pynetdicom's ``assoc.requestor``)."""
+        return self._service_user(requestor=True)
+
+    @property
+    def acceptor(self) -> ServiceUser:
+        """The association acceptor (pynetdicom's ``assoc.acceptor``)."""
+        return self._service_user(requestor=False)
+
+    def _service_user(self, *, requestor: bool) -> ServiceUser:
+        negotiated = self.negotiated
+        title = negotiated.calling_ae_title if requestor else negotiated.called_ae_title
+        if requestor == self.is_requestor:  # our side
+            transport = self.link.transport if self.link is not None else None
+            here = transport.get_extra_info("sockname") if transport is not None else None
+            address, port = (str(here[0]), int(here[1])) if isinstance(here, tuple) else ("", 0)
+            return ServiceUser(
+                title.strip(),
+                address,
+                port,
+                negotiated.our_max_pdu,
+                getattr(self.ae, "implementation_class_uid", None),
+                getattr(self.ae, "implementation_version_name", None),
+            )
+        address, port = self.peer_address or ("", 0)
+        return ServiceUser(
+            title.strip(),
+            address,
+            port,
+            negotiated.peer_max_pdu,
+            negotiated.peer_implementation_class_uid,
+            negotiated.peer_implementation_version_name,
+        )
 
     @property
     def is_alive(self) -> bool:

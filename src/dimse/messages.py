@@ -99,6 +99,19 @@ _DEFINED_ELEMENTS = frozenset({cs.COMMAND_GROUP_LENGTH, cs.COMMAND_FIELD, cs.COM
 _US_ELEMENTS = frozenset(e for e, spec in cs.ELEMENTS.items() if spec.vr == "US")
 
 
+class _Keyword:
+    """pynetdicom's spelling of a field: ``req.AffectedSOPInstanceUID`` reads
+    ``req.affected_sop_instance_uid`` (None where the message has no such field; UIDs
+    and AE titles without their padding), so handlers written for it keep working."""
+
+    def __init__(self, attr: str) -> None:
+        self._attr = attr
+
+    def __get__(self, message: object, owner: type | None = None) -> Any:
+        value = getattr(message, self._attr, None)
+        return value.rstrip("\x00 ") if isinstance(value, str) else value
+
+
 @attrs.frozen(kw_only=True)
 class Message:
     """Base of every DIMSE-C message; ``extra`` holds elements the type does not define."""
@@ -113,6 +126,20 @@ class Message:
 
     extra: tuple[tuple[int, bytes], ...] = attrs.field(default=(), kw_only=True)
     has_dataset: bool = attrs.field(default=False, kw_only=True)
+
+    # pynetdicom's (PS3.7 keyword) spelling of the fields, for handlers ported from it
+    MessageID = _Keyword("message_id")
+    MessageIDBeingRespondedTo = _Keyword("message_id_being_responded_to")
+    AffectedSOPClassUID = _Keyword("affected_sop_class_uid")
+    AffectedSOPInstanceUID = _Keyword("affected_sop_instance_uid")
+    Priority = _Keyword("priority")
+    MoveDestination = _Keyword("move_destination")
+    MoveOriginatorApplicationEntityTitle = _Keyword("move_originator_application_entity_title")
+    MoveOriginatorMessageID = _Keyword("move_originator_message_id")
+    NumberOfRemainingSuboperations = _Keyword("number_of_remaining_suboperations")
+    NumberOfCompletedSuboperations = _Keyword("number_of_completed_suboperations")
+    NumberOfFailedSuboperations = _Keyword("number_of_failed_suboperations")
+    NumberOfWarningSuboperations = _Keyword("number_of_warning_suboperations")
 
     def __attrs_post_init__(self) -> None:
         # One loop per concern, on tuples precomputed per class: this runs for every

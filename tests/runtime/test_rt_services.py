@@ -541,3 +541,48 @@ def test_a_store_nobody_keeps_is_refused_not_lost(
     assert run(store(scp_ae(), [ACCEPT_STORES])) == StorageStatus.SUCCESS
     assert run(store(sink_scp, [])) == StorageStatus.SUCCESS
     assert len(list((tmp_path / "kept").iterdir())) == 1
+
+
+def test_a_handler_written_for_pynetdicom_reads_its_names(tmp_path: Path) -> None:
+    """pynetdicom's spellings: request fields by PS3.7 keyword, assoc.requestor/acceptor."""
+    seen: dict[str, Any] = {}
+
+    def handle_store(event: Any) -> int:  # as pynetdicom's documentation writes it
+        request, assoc = event.request, event.assoc
+        seen.update(
+            uid=request.AffectedSOPInstanceUID,
+            sop_class=request.AffectedSOPClassUID,
+            message_id=request.MessageID,
+            priority=request.Priority,
+            originator=request.MoveOriginatorApplicationEntityTitle,
+            calling=assoc.requestor.ae_title,
+            address=assoc.requestor.address,
+            called=assoc.acceptor.ae_title,
+            peer_uid=assoc.requestor.implementation_class_uid,
+        )
+        return 0x0000
+
+    async def main() -> tuple[Any, Any]:
+        async with serving(scp_ae(), evt_handlers=[(evt.EVT_C_STORE, handle_store)]) as server:
+            assoc = await scu_ae(CTImageStorage).associate_async(
+                "127.0.0.1", server.port, "DIMSE-SCP"
+            )
+            ds = make_dataset(CTImageStorage)
+            rsp = await assoc.send_c_store(ds)
+            sides = (assoc.requestor, assoc.acceptor)
+            await assoc.release()
+            assert rsp.Status == 0 and rsp.MessageIDBeingRespondedTo == seen["message_id"]
+            assert seen["uid"] == ds.SOPInstanceUID
+            return sides, server.port
+
+    (requestor, acceptor), port = run(main())
+    assert seen["sop_class"] == CTImageStorage and seen["priority"] == 0  # MEDIUM (PS3.7)
+    assert seen["originator"] is None  # not a C-MOVE sub-operation
+    assert (seen["calling"], seen["called"], seen["address"]) == (
+        "DIMSE-SCU",
+        "DIMSE-SCP",
+        "127.0.0.1",
+    )
+    assert seen["peer_uid"] == requestor.implementation_class_uid
+    assert (requestor.ae_title, acceptor.ae_title) == ("DIMSE-SCU", "DIMSE-SCP")
+    assert acceptor.port == port
