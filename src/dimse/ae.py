@@ -125,6 +125,7 @@ class AE:
         # each, as pynetdicom; 0: none - PS3.4 C.4.2.3/C.4.3.3 make them optional).
         self.pending_every = 1
         self.active_associations: set[Association] = set()
+        self._background: list[ThreadedServer] = []  # start_server(block=False)
 
     # -- contexts --------------------------------------------------------------------------
     def add_requested_context(
@@ -322,6 +323,13 @@ class AE:
         )
         return server
 
+    def shutdown(self) -> None:
+        """Stop every server started with ``start_server(block=False)`` and their
+        associations (pynetdicom's ``AE.shutdown()``)."""
+        servers, self._background = self._background, []
+        for server in servers:
+            server.shutdown()
+
     def start_server(
         self,
         address: tuple[str, int],
@@ -335,6 +343,7 @@ class AE:
 
         server = ThreadedServer.start(self, address, evt_handlers, ssl_context)
         if not block:
+            self._background.append(server)
             return server
         try:
             server.wait()

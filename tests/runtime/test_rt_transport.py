@@ -224,3 +224,21 @@ def test_blocking_rejection() -> None:
         server.shutdown()  # type: ignore[attr-defined]
     refused = scu.associate("127.0.0.1", closed_port, "DIMSE-SCP")
     assert not refused.is_established and isinstance(refused.error, OSError)
+
+
+def test_ae_shutdown_stops_its_background_servers() -> None:
+    """pynetdicom's AE.shutdown(): every start_server(block=False) server stops."""
+    scp = scp_ae()
+    servers = [scp.start_server(("127.0.0.1", 0), block=False) for _ in range(2)]
+    ports = [s.port for s in servers if s is not None]
+    assert len(ports) == 2
+    scu = scu_ae()
+    for port in ports:
+        assoc = scu.associate("127.0.0.1", port, "DIMSE-SCP")
+        assert assoc.is_established and assoc.send_c_echo().status == 0
+        assoc.release()
+    scp.shutdown()
+    for port in ports:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    scp.shutdown()  # nothing left to stop: a no-op
