@@ -11,8 +11,8 @@ import difflib
 import json
 import os
 import re
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,14 @@ def orphans(root: Path, files: dict[str, str]) -> list[str]:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it).
+
+    The temporary file is created with the umask's usual mode (0644), not mkstemp's
+    0600: the generated modules are imported by every user of the package.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

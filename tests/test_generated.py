@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,11 @@ def test_write_repairs_and_deletes_orphans(tmp_path: Path) -> None:
     assert run(proj) == 0
     assert not orphan.exists()
     assert run(proj, check=True) == 0
+    # readable by everyone the umask allows, as any file write (not mkstemp's 0600)
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = (proj / "generated/dimse/statuses.py").stat().st_mode & 0o777
+    assert mode == 0o666 & ~umask
 
 
 def test_build_problems_stop_generation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
