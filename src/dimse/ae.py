@@ -23,7 +23,7 @@ from dimse._implementation import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSI
 from dimse.aio import Link, open_connection
 from dimse.association import Association
 from dimse.connection import Connection
-from dimse.errors import UsageError
+from dimse.errors import AssociationAborted, UsageError
 from dimse.evt import HandlerBinding, HandlerTable
 from dimse.messages import CStoreRQ, Message
 from dimse.negotiation import (
@@ -283,7 +283,9 @@ class AE:
         )
         try:
             await asyncio.wait_for(assoc.wait_established(), self.acse_timeout)
-        except TimeoutError:
+        except TimeoutError as exc:
+            if isinstance(exc, AssociationAborted):  # the network timeout: already over
+                raise
             assoc.abort()
             raise TimeoutError(
                 f"no A-ASSOCIATE response from {addr}:{port} within {self.acse_timeout} s"

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
     from dimse.pdu import PDU
 
-__all__ = ["Association", "DimseTimeout", "ServiceUser", "StoreSource"]
+__all__ = ["Association", "DimseTimeout", "NetworkTimeout", "ServiceUser", "StoreSource"]
 
 LOGGER = logging.getLogger("dimse.association")
 VERIFICATION = "1.2.840.10008.1.1"
@@ -103,6 +103,14 @@ class ServiceUser(NamedTuple):
 
 class DimseTimeout(DimseError, TimeoutError):
     """No response within the DIMSE timeout; the association was aborted."""
+
+
+class NetworkTimeout(AssociationAborted, TimeoutError):
+    """Nothing from the peer within the network timeout; we aborted the association."""
+
+    def __init__(self, explanation: str) -> None:
+        super().__init__(int(AbortSource.SERVICE_USER), 0, explanation)
+        self.args = (f"{explanation} (network timeout); association aborted",)
 
 
 class Association:
@@ -270,6 +278,10 @@ class Association:
         link = self.link
         if out and link is not None:
             link.write(out)
+            # What we send is activity too, and what the kernel took at once is no sign
+            # of the peer reading later: the idle clock starts from this write.
+            self._last_activity = self._loop.time()
+            self._idle_taken = link.bytes_taken()
         if self._faulted and link is not None:
             self._close_link()
         elif conn.should_close and link is not None:
@@ -310,7 +322,10 @@ class Association:
             # that stalls - the peer stopped reading - is none of these.
             self._last_activity = self._loop.time()
         if self._loop.time() - self._last_activity >= (self.network_timeout or 0):
-            LOGGER.warning("network timeout: no data from %s; aborting", self.peer_address)
+            host, port = self.peer_address or ("the peer", "")
+            where = f"{host}:{port}" if port else host
+            LOGGER.warning("network timeout: no data from %s; aborting", where)
+            self._aborted(NetworkTimeout(f"no data from {where} within {self.network_timeout} s"))
             self.abort()
         else:
             self._arm_idle()

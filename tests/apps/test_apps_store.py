@@ -467,3 +467,16 @@ def test_echo_repeat_through_a_window(tmp_path: Path) -> None:
     assert "Asynchronous operations window: 4 invoked, 1 performed" in result.stderr
     assert result.stderr.count("Received Echo Response (Status: 0x0000 Success)") == 25
     assert scp.output.count("Received Echo Request") == 25
+
+
+def test_network_timeout_is_a_network_error(tmp_path: Path) -> None:
+    """A peer that takes the connection and never answers: -tn ends it as a timeout
+    (exit 3, as -h lists it), not as an abort by the peer."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = str(listener.getsockname()[1])
+        result = run(["echoscu", "127.0.0.1", port, "-tn", "0.3", "-ta", "60"])
+    finally:
+        listener.close()
+    assert result.returncode == 3, result.stderr
+    assert_one_liner(result, "echoscu", "within 0.3 s (network timeout)")

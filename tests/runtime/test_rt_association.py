@@ -612,3 +612,38 @@ def test_abort_events_on_both_sides() -> None:
     assert client_rec.names[-2:] == ["EVT_ABORTED", "EVT_CONN_CLOSE"]
     assert server_rec.pdus["received"][-1] == PDUType.A_ABORT
     assert client_rec.pdus["sent"][-1] == PDUType.A_ABORT
+
+
+def test_network_timeout_counts_from_our_last_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer that takes the connection and the A-ASSOCIATE-RQ and says nothing: the
+    first idle check (network_timeout after the request went out) ends it, with a
+    NetworkTimeout, a TimeoutError the apps report as such (not a peer's abort)."""
+    from dimse.association import Association, NetworkTimeout
+
+    checks: list[float] = []
+    original = Association._idle_check
+
+    def counted(self: Association) -> None:
+        checks.append(self._loop.time())
+        original(self)
+
+    monkeypatch.setattr(Association, "_idle_check", counted)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+    scu = scu_ae()
+    scu.network_timeout = 0.2
+    scu.acse_timeout = 600  # ARTIM is not what ends it
+
+    async def main() -> BaseException:
+        with pytest.raises(NetworkTimeout) as raised:
+            await scu.associate_async("127.0.0.1", port, "SILENT")
+        return raised.value
+
+    try:
+        error = run(main())
+    finally:
+        listener.close()
+    assert isinstance(error, TimeoutError)
+    assert f"no data from 127.0.0.1:{port} within 0.2 s (network timeout)" in str(error)
+    assert len(checks) == 1  # not reset by our own request on the first check

@@ -300,12 +300,16 @@ async def connect(
     except AssociationRejected as exc:
         raise AppError(rejection_text(exc), EXIT_REJECTED) from None
     except AssociationAborted as exc:
+        if isinstance(exc, TimeoutError):  # our network timeout: no answer at all
+            raise failure(exc, where) from None
         if exc.source is not None:
             raise AppError(aborted_text(exc), EXIT_ABORTED) from None
+        # No A-ABORT, no answer: the connection failed (a TLS or a plain peer refusing
+        # the other kind, most often), so a network error as -h lists it.
         hint = "does it require a client certificate?" if tls else "does it expect TLS?"
         raise AppError(
             f"{where} closed the connection before answering the association request ({hint})",
-            EXIT_ABORTED,
+            EXIT_NETWORK,
         ) from None
     except BaseException as exc:
         raise failure(exc, where) from None
