@@ -92,6 +92,9 @@ def test_bad_arguments_exit_2() -> None:
     long_title = run(["echoscu", "127.0.0.1", "104", "-aet", "A" * 17])
     assert long_title.returncode == 2
     assert_one_liner(long_title, "echoscu", "AE title is 1 to 16")
+    backslash = run(["echoscu", "127.0.0.1", "104", "-aet", "AB\\CD"])
+    assert backslash.returncode == 2
+    assert_one_liner(backslash, "echoscu", "without backslash or control characters")
 
 
 def test_unusable_output_directory_and_tls_files(tmp_path: Path) -> None:
@@ -100,6 +103,11 @@ def test_unusable_output_directory_and_tls_files(tmp_path: Path) -> None:
     result = run(["storescp", "0", "-ba", "127.0.0.1", "-od", str(blocker / "sub")])
     assert result.returncode == 2
     assert_one_liner(result, "storescp", "cannot create output directory")
+    get = ["getscu", "127.0.0.1", "104", "-S", "-k", "QueryRetrieveLevel=STUDY"]
+    for app in (["storescp", "0", "-ba", "127.0.0.1"], [*get, "-k", "StudyInstanceUID=1.2"]):
+        on_file = run([*app, "-od", str(blocker)])
+        assert on_file.returncode == 2, on_file.stderr
+        assert_one_liner(on_file, app[0], "is a file, not a directory")
     no_cert = run(["echoscp", "0", "-ba", "127.0.0.1", "--tls"])
     assert no_cert.returncode == 2
     assert_one_liner(no_cert, "echoscp", "needs --tls-cert")

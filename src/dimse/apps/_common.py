@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dimse._status_base import StatusEntry
-from dimse.ae import AE
+from dimse.ae import AE, StoreToDirectory
 from dimse.apps._options import (
     EXIT_ABORTED,
     EXIT_FAILED,
@@ -181,9 +181,30 @@ def keep_freed_memory() -> bool:
 
 
 def check_ae_title(title: str, option: str) -> str:
-    if not 0 < len(title.strip()) <= 16 or not title.isascii() or "\\" in title:
-        raise AppError(f"{option} {title!r}: an AE title is 1 to 16 ASCII characters", EXIT_USAGE)
+    """PS3.5 AE: 1-16 characters of the default repertoire, no backslash or control."""
+    if not 0 < len(title.strip()) <= 16:
+        raise AppError(f"{option} {title!r}: an AE title is 1 to 16 characters", EXIT_USAGE)
+    if not title.isascii() or any(c == "\\" or ord(c) < 32 or ord(c) == 127 for c in title):
+        raise AppError(
+            f"{option} {title!r}: an AE title is ASCII without backslash or control characters",
+            EXIT_USAGE,
+        )
     return title
+
+
+def output_sink(args: argparse.Namespace) -> StoreToDirectory:
+    """``-od``: the directory received instances are written to (created if missing)."""
+    directory = Path(args.output_directory)
+    if directory.exists() and not directory.is_dir():
+        raise AppError(f"output directory {directory} is a file, not a directory", EXIT_USAGE)
+    try:
+        sink = StoreToDirectory(directory, fsync=not args.no_fsync)
+    except OSError as exc:
+        text = exc.strerror or str(exc)
+        raise AppError(f"cannot create output directory {directory}: {text}", EXIT_USAGE) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise AppError(f"output directory {directory} is not writable", EXIT_USAGE)
+    return sink
 
 
 def setup_logging(args: argparse.Namespace) -> int:

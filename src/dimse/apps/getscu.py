@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from dimse.ae import AE, StoreToDirectory, storage_sop_classes
+from dimse.ae import AE, storage_sop_classes
 from dimse.apps import _common as common
 from dimse.apps import _options as options
 from dimse.apps import _qr_scu as qr
@@ -199,20 +197,6 @@ class Received:
         return 0x0000
 
 
-def output_sink(args: argparse.Namespace) -> StoreToDirectory:
-    directory = Path(args.output_directory)
-    try:
-        sink = StoreToDirectory(directory, fsync=not args.no_fsync)
-    except OSError as exc:
-        raise AppError(
-            f"cannot create output directory {directory}: {exc.strerror or exc}",
-            common.EXIT_USAGE,
-        ) from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise AppError(f"output directory {directory} is not writable", common.EXIT_USAGE)
-    return sink
-
-
 def log_progress(logger: logging.Logger, rsp: Response, uid: str) -> None:
     counts = sub_operations(rsp)
     logger.info("%s response: %s; %s", rsp.dimse, qr.status_text(rsp, uid), counts)
@@ -259,7 +243,7 @@ async def get(args: argparse.Namespace, level: int) -> int:
     common.check_ae_title(args.called_aet, "-aec")
     common.configure_ae(ae, args)
     tls = common.tls_context(args, server=False)
-    ae.store_sink = discard_sink if args.ignore else output_sink(args)
+    ae.store_sink = discard_sink if args.ignore else common.output_sink(args)
     ae.add_requested_context(uid)
     propose_storage(ae, args.storage_class)
     where = common.format_address(args.addr, args.port)

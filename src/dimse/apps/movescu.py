@@ -20,7 +20,7 @@ from dimse.apps import _common as common
 from dimse.apps import _options as options
 from dimse.apps import _qr_scu as qr
 from dimse.apps._common import AppError
-from dimse.apps.getscu import Received, add_output_options, log_progress, output_sink, summarise
+from dimse.apps.getscu import Received, add_output_options, log_progress, summarise
 from dimse.apps.storescp import discard_sink
 from dimse.evt import EVT_C_STORE
 from dimse.negotiation import RequestedContext
@@ -95,7 +95,7 @@ async def start_store_scp(
     syntaxes = options.accepted_syntaxes(None)
     ae.add_supported_storage(syntaxes)
     ae.add_supported_context(common.VERIFICATION, syntaxes)
-    ae.store_sink = discard_sink if args.ignore else output_sink(args)
+    ae.store_sink = discard_sink if args.ignore else common.output_sink(args)
     handlers: list[Any] = [*common.association_handlers(LOGGER, level), (EVT_C_STORE, received)]
     host = args.bind_address
     try:

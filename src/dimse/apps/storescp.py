@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from pathlib import Path
 
-from dimse.ae import AE, StoreToDirectory
+from dimse.ae import AE
 from dimse.apps import _common as common
 from dimse.apps import _options as options
-from dimse.apps._common import AppError
 from dimse.association import Association
 from dimse.evt import EVT_C_ECHO, EVT_C_STORE, Event
 from dimse.messages import CStoreRQ, Message
@@ -110,20 +107,6 @@ def _log_echo(event: Event) -> int:
     return 0x0000
 
 
-def output_sink(args: argparse.Namespace) -> StoreToDirectory:
-    directory = Path(args.output_directory)
-    try:
-        sink = StoreToDirectory(directory, fsync=not args.no_fsync)
-    except OSError as exc:
-        text = exc.strerror or str(exc)
-        raise AppError(
-            f"cannot create output directory {directory}: {text}", common.EXIT_USAGE
-        ) from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise AppError(f"output directory {directory} is not writable", common.EXIT_USAGE)
-    return sink
-
-
 async def serve(args: argparse.Namespace, level: int) -> int:
     ae = AE(common.check_ae_title(args.ae_title, "-aet"))
     for title in args.require_calling_aet:
@@ -134,7 +117,7 @@ async def serve(args: argparse.Namespace, level: int) -> int:
     ae.add_supported_storage(syntaxes)
     if not args.no_echo:
         ae.add_supported_context(common.VERIFICATION, syntaxes)
-    ae.store_sink = discard_sink if args.ignore else output_sink(args)
+    ae.store_sink = discard_sink if args.ignore else common.output_sink(args)
     handlers = common.association_handlers(LOGGER, level)
     if level <= logging.INFO:
         handlers += [(EVT_C_STORE, _log_store), (EVT_C_ECHO, _log_echo)]
