@@ -278,10 +278,11 @@ class Association:
         link = self.link
         if out and link is not None:
             link.write(out)
-            # What we send is activity too, and what the kernel took at once is no sign
-            # of the peer reading later: the idle clock starts from this write.
-            self._last_activity = self._loop.time()
-            self._idle_taken = link.bytes_taken()
+            if self.network_timeout is not None:
+                # What we send is activity too, and what the kernel took at once is no
+                # sign of the peer reading later: the idle clock starts from this write.
+                self._last_activity = self._loop.time()
+                self._idle_taken = link.bytes_taken()
         if self._faulted and link is not None:
             self._close_link()
         elif conn.should_close and link is not None:
@@ -322,8 +323,7 @@ class Association:
             # that stalls - the peer stopped reading - is none of these.
             self._last_activity = self._loop.time()
         if self._loop.time() - self._last_activity >= (self.network_timeout or 0):
-            host, port = self.peer_address or ("the peer", "")
-            where = f"{host}:{port}" if port else host
+            where = self._peer_text()
             LOGGER.warning("network timeout: no data from %s; aborting", where)
             self._aborted(NetworkTimeout(f"no data from {where} within {self.network_timeout} s"))
             self.abort()
@@ -439,9 +439,15 @@ class Association:
         precise reason is what the caller sees, and :meth:`_flush` closes the connection
         once the A-ABORT is written rather than when ARTIM expires."""
         self._faulted = True
-        LOGGER.error("peer %s: %s; aborting", self.peer_address, exc)
+        LOGGER.error("peer %s: %s; aborting", self._peer_text(), exc)
         info = AssociationAborted(int(AbortSource.SERVICE_PROVIDER), int(exc.reason), str(exc))
         self._aborted(info)
+
+    def _peer_text(self) -> str:
+        if self.peer_address is None:
+            return "the peer"
+        host, port = self.peer_address
+        return f"{host}:{port}"
 
     def _close_link(self) -> None:
         if self.link is not None:

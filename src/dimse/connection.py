@@ -348,8 +348,7 @@ class Connection:
             self.should_close = True
             return []
         self._run(effects)
-        if self._assembler is not None:
-            self._assembler.abort()
+        self._drop_partial_messages()
         return self._take_events()
 
     # -- effects -------------------------------------------------------------------------
@@ -373,8 +372,7 @@ class Connection:
                 self._send(effect.pdu)
             elif isinstance(effect, CloseTransport):
                 self.should_close = True
-                if self._assembler is not None:
-                    self._assembler.abort()
+                self._drop_partial_messages()
                 self._events.append(Closed(self.error))
             elif isinstance(effect, OpenTransport):
                 self.should_connect = True
@@ -405,8 +403,7 @@ class Connection:
         elif primitive == A_RELEASE_INDICATION:
             # A message the peer left half-sent will never be completed: its sink
             # (a temporary file, say) is discarded now, not when the socket closes.
-            if self._assembler is not None:
-                self._assembler.abort()
+            self._drop_partial_messages()
             self._events.append(ReleaseRequested())
             self._run(self._upper.respond_release())
             # Our A-RELEASE-RP is out: released for us (Sta13 only waits for the close).
@@ -414,13 +411,16 @@ class Connection:
             if self._upper.state in (State.STA1, State.STA13) or self.should_close:
                 self._released()
         elif primitive == A_RELEASE_CONFIRMATION:
-            if self._assembler is not None:
-                self._assembler.abort()
+            self._drop_partial_messages()
             self._released()
         elif primitive in (A_ABORT_INDICATION, A_P_ABORT_INDICATION):
             self._events.append(PeerAborted(pdu if isinstance(pdu, AAbort) else None))
-            if self._assembler is not None:
-                self._assembler.abort()
+            self._drop_partial_messages()
+
+    def _drop_partial_messages(self) -> None:
+        """The association is over (or releasing): discard every data set in progress."""
+        if self._assembler is not None:
+            self._assembler.abort()
 
     def _released(self) -> None:
         if not any(isinstance(e, Released) for e in self._events):
@@ -457,5 +457,4 @@ class Connection:
         self.error = exc
         reason = exc.reason if exc.reason is not AbortReason.RESERVED else AbortReason.NOT_SPECIFIED
         self._run(self._upper.abort(AbortSource.SERVICE_PROVIDER, reason))
-        if self._assembler is not None:
-            self._assembler.abort()
+        self._drop_partial_messages()
